@@ -1,0 +1,48 @@
+"""The ``acorn`` console script: one command tree for demo, hub, edge, provisioning and tools."""
+
+from __future__ import annotations
+
+import click
+
+from acorn import __version__
+from acorn.cliutil import stub_command
+from edge_agent.cli import edge
+from hub.cli import hub
+from provisioning.cli import provision
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="acorn")
+def cli() -> None:
+    """Acorn runs a retail chain's stores and marketplace channels as one business."""
+
+
+cli.add_command(hub)
+cli.add_command(edge)
+cli.add_command(provision)
+
+
+@cli.group()
+def sandbox() -> None:
+    """Local stand-ins for marketplace services (development, demo and tests)."""
+
+
+stub_command(sandbox, "amazon", "sandbox amazon", "Run the Amazon SP-API sandbox server")
+stub_command(
+    cli,
+    "demo",
+    "demo",
+    "Run the whole system on embedded defaults: broker, hub, Amazon sandbox, three stores",
+)
+stub_command(cli, "broker", "broker", "Run the embedded MQTT broker (development and demo only)")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="acorn")
+
+
+if __name__ == "__main__":
+    main()

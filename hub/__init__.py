@@ -1,0 +1,1 @@
+"""Acorn hub: ingest, stock ledger, channels, routing, dashboard and REST API."""

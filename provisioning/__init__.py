@@ -1,0 +1,1 @@
+"""Acorn provisioning: store creation, enrollment, broker credentials, doctor."""
