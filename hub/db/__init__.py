@@ -1,0 +1,1 @@
+"""The hub's database: SQLAlchemy 2.0 models, engine and session factory, repositories, Alembic."""
