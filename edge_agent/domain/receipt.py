@@ -287,6 +287,10 @@ def wrap(text: str, width: int) -> list[str]:
     """Word-wrap to lines of at most ``width`` columns; break words longer than a line."""
     if width < 1:
         raise ReceiptError("cannot wrap to less than one column")
+    indent = text[: len(text) - len(text.lstrip(" "))]
+    if indent and text.strip() and text_width(indent) < width // 2:
+        # Keep a hanging indent (quantity and discount lines under an item).
+        return [indent + part for part in wrap(text.strip(), width - text_width(indent))]
     lines: list[str] = []
     current = ""
     for word in text.split():
@@ -767,8 +771,9 @@ def layout_receipt(
         for disc in line.discounts:
             page.pair(f"  {disc.label}", amt(disc.amount) + suffix_pad)
     page.rule()
-    count = sum((line.quantity for line in doc.lines), Decimal(0))
-    page.pair(f"{lab['items']} {format_quantity(count, lang)}", "")
+    # Weighed or measured goods count as one item each.
+    count = sum((Decimal(1) if line.unit else line.quantity for line in doc.lines), Decimal(0))
+    page.para(f"{lab['items']} {format_quantity(count, lang)}")
     page.pair(lab["subtotal"], amt(doc.subtotal) + suffix_pad)
     for disc in doc.discounts:
         page.pair(disc.label, amt(disc.amount) + suffix_pad)
@@ -798,7 +803,7 @@ def _tax_table(page: _Page, rows: Iterable[TaxSummaryRow], lang: str) -> None:
     aw = 10 if page.cols >= 40 else 8
     first = page.cols - 3 * aw
     page.line(
-        pad_right(lab["tax"], first)
+        pad_right(lab["rate"], first)
         + pad_left(lab["net"], aw)
         + pad_left(lab["tax"], aw)
         + pad_left(lab["gross"], aw)

@@ -77,7 +77,8 @@ class PriceOverride:
     reason: str = ""
 
 
-def _check_qty(qty: int) -> int:
+def check_quantity(qty: int) -> int:
+    """Return ``qty`` if it is a whole number from 1 to MAX_LINE_QTY, else raise InvalidQuantity."""
     if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_LINE_QTY:
         raise InvalidQuantity(qty, MAX_LINE_QTY)
     return qty
@@ -98,7 +99,7 @@ class CartLine:
     price_override: PriceOverride | None = None
 
     def __post_init__(self) -> None:
-        _check_qty(self.qty)
+        check_quantity(self.qty)
 
     @property
     def effective_unit_price(self) -> Money:
@@ -316,7 +317,7 @@ class Cart:
         A line with a discount or a price override is never merged into, so a
         second unit scanned after a markdown is charged the catalog price.
         """
-        _check_qty(qty)
+        check_quantity(qty)
         self._same_currency(item.unit_price)
         if item.unit_price.amount_minor < 0:
             raise InvalidPrice(item.unit_price)
@@ -345,12 +346,12 @@ class Cart:
 
     def increment(self, line_no: int, by: int = 1) -> Cart:
         """Add ``by`` units to a line."""
-        _check_qty(by)
+        check_quantity(by)
         return self.set_quantity(line_no, self.line(line_no).qty + by)
 
     def set_quantity(self, line_no: int, qty: int) -> Cart:
         """Set a line's quantity (1..MAX_LINE_QTY); use ``remove`` to take a line off."""
-        _check_qty(qty)
+        check_quantity(qty)
         return self._replace_line(dataclasses.replace(self.line(line_no), qty=qty))
 
     def remove(self, line_no: int) -> Cart:
