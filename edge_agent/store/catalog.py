@@ -1,0 +1,221 @@
+"""Catalog reads (scan, search) and the idempotent application of the hub's catalog messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import peewee
+
+from edge_agent.store.db import write_transaction
+from edge_agent.store.errors import UnknownBarcode, UnknownProduct
+from edge_agent.store.models import Barcode, MetaEntry, Product, Stock
+from protocol.gtin import normalize_gtin
+from protocol.messages import CatalogMessage
+
+_LOGGER = logging.getLogger(__name__)
+
+CATALOG_VERSION_KEY = "catalog_version"
+DEFAULT_SEARCH_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product as the till sees it: price, tax class, stock and the barcode that found it."""
+
+    sku: str
+    name: str
+    price_minor: int
+    tax_class: str
+    active: bool
+    on_hand: int
+    reserved: int
+    gtin14: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogApplyResult:
+    """What applying one catalog message changed."""
+
+    version: int
+    upserted: int
+    skipped_older: int
+    deactivated: int
+
+
+def _view(product: Product, gtin14: str | None = None) -> ProductView:
+    stock = Stock.get_or_none(Stock.sku == product.sku)
+    return ProductView(
+        sku=product.sku,
+        name=product.name,
+        price_minor=product.price_minor,
+        tax_class=product.tax_class,
+        active=bool(product.active),
+        on_hand=0 if stock is None else stock.on_hand,
+        reserved=0 if stock is None else stock.reserved,
+        gtin14=gtin14,
+    )
+
+
+class CatalogRepository:
+    """Products, barcodes and catalog versions in the edge database."""
+
+    def __init__(self, db: peewee.SqliteDatabase) -> None:
+        self._db = db
+
+    def lookup_barcode(self, code: str) -> ProductView:
+        """Find the active product of a scanned code; GtinError or UnknownBarcode if none."""
+        gtin14 = normalize_gtin(code)
+        product = (
+            Product.select()
+            .join(Barcode, on=(Barcode.sku == Product.sku))
+            .where(Barcode.gtin14 == gtin14, Product.active == True)  # noqa: E712
+            .first()
+        )
+        if product is None:
+            raise UnknownBarcode(gtin14)
+        return _view(product, gtin14)
+
+    def get(self, sku: str, *, include_inactive: bool = False) -> ProductView:
+        """Return one product by SKU; UnknownProduct if missing (or inactive unless asked)."""
+        product = Product.get_or_none(Product.sku == sku)
+        if product is None or (not product.active and not include_inactive):
+            raise UnknownProduct(sku)
+        return _view(product)
+
+    def search(self, query: str, *, limit: int = DEFAULT_SEARCH_LIMIT) -> list[ProductView]:
+        """Find active products whose SKU or name matches, exact SKU and name prefixes first."""
+        text = query.strip()
+        if not text:
+            return []
+        pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute_sql(
+            "SELECT sku FROM product WHERE active = 1 AND (sku = ? OR name LIKE ? ESCAPE '\\' "
+            "OR name LIKE ? ESCAPE '\\') "
+            "ORDER BY (sku = ?) DESC, (name LIKE ? ESCAPE '\\') DESC, name LIMIT ?",
+            (text, pattern + "%", "%" + pattern + "%", text, pattern + "%", limit),
+        ).fetchall()
+        products = {p.sku: p for p in Product.select().where(Product.sku.in_([r[0] for r in rows]))}
+        return [_view(products[r[0]]) for r in rows]
+
+    def barcodes(self, sku: str) -> list[str]:
+        """Return the GTIN-14s of a product."""
+        return [
+            b.gtin14 for b in Barcode.select().where(Barcode.sku == sku).order_by(Barcode.gtin14)
+        ]
+
+    def version(self) -> int:
+        """Return the highest catalog version applied so far (0 before the first)."""
+        row = MetaEntry.get_or_none(MetaEntry.key == CATALOG_VERSION_KEY)
+        return 0 if row is None else int(row.value)
+
+    def upsert(
+        self,
+        sku: str,
+        name: str,
+        price_minor: int,
+        tax_class: str,
+        *,
+        barcodes: Sequence[str] = (),
+        active: bool = True,
+        version: int = 0,
+    ) -> None:
+        """Create or replace one product and its barcodes (field set-up and tests)."""
+        with write_transaction(self._db):
+            self._upsert_product(sku, name, price_minor, tax_class, active, version, barcodes)
+
+    def _upsert_product(
+        self,
+        sku: str,
+        name: str,
+        price_minor: int,
+        tax_class: str,
+        active: bool,
+        version: int,
+        barcodes: Sequence[str],
+    ) -> None:
+        now = datetime.now(UTC)
+        Product.insert(
+            sku=sku,
+            name=name,
+            price_minor=price_minor,
+            tax_class=tax_class,
+            active=active,
+            catalog_version=version,
+            updated_at=now,
+        ).on_conflict(
+            conflict_target=[Product.sku],
+            update={
+                Product.name: name,
+                Product.price_minor: price_minor,
+                Product.tax_class: tax_class,
+                Product.active: active,
+                Product.catalog_version: version,
+                Product.updated_at: now,
+            },
+        ).execute()
+        Stock.insert(sku=sku, on_hand=0, reserved=0, updated_at=now).on_conflict_ignore().execute()
+        normalized = {normalize_gtin(code) for code in barcodes}
+        Barcode.delete().where(
+            Barcode.sku == sku, Barcode.gtin14.not_in(list(normalized))
+        ).execute()
+        for gtin14 in sorted(normalized):
+            # A barcode moves to the product that now claims it (re-labelled stock).
+            Barcode.insert(gtin14=gtin14, sku=sku).on_conflict(
+                conflict_target=[Barcode.gtin14], update={Barcode.sku: sku}
+            ).execute()
+
+    def apply(self, message: CatalogMessage) -> CatalogApplyResult:
+        """Apply a catalog snapshot or delta; per product, only a newer version wins.
+
+        Versions are compared per product, so deltas that arrive out of order
+        still leave each product at its newest version, and a replayed message
+        changes nothing. A snapshot also deactivates products it does not
+        mention that are older than it.
+        """
+        upserted = skipped = deactivated = 0
+        with write_transaction(self._db):
+            current = dict(Product.select(Product.sku, Product.catalog_version).tuples())
+            for item in message.products:
+                if current.get(item.sku, -1) >= message.version:
+                    skipped += 1
+                    continue
+                self._upsert_product(
+                    item.sku,
+                    item.name,
+                    item.price_minor,
+                    item.tax_class,
+                    item.active,
+                    message.version,
+                    list(item.barcodes),
+                )
+                upserted += 1
+            gone = set(message.removed_skus)
+            if message.kind == "snapshot":
+                gone |= set(current) - {p.sku for p in message.products}
+            for sku in sorted(gone):
+                if sku in current and current[sku] < message.version:
+                    deactivated += (
+                        Product.update(
+                            active=False,
+                            catalog_version=message.version,
+                            updated_at=datetime.now(UTC),
+                        )
+                        .where(Product.sku == sku)
+                        .execute()
+                    )
+            if message.version > self.version():
+                MetaEntry.insert(key=CATALOG_VERSION_KEY, value=str(message.version)).on_conflict(
+                    conflict_target=[MetaEntry.key], update={MetaEntry.value: str(message.version)}
+                ).execute()
+        _LOGGER.info(
+            "catalog v%d (%s): %d upserted, %d older skipped, %d deactivated",
+            message.version,
+            message.kind,
+            upserted,
+            skipped,
+            deactivated,
+        )
+        return CatalogApplyResult(message.version, upserted, skipped, deactivated)
