@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from acorn import __version__
+from acorn.broker import broker_command
 from acorn.cliutil import stub_command
 from edge_agent.cli import edge
 from hub.cli import hub
@@ -36,7 +37,7 @@ stub_command(
     "demo",
     "Run the whole system on embedded defaults: broker, hub, Amazon sandbox, three stores",
 )
-stub_command(cli, "broker", "broker", "Run the embedded MQTT broker (development and demo only)")
+cli.add_command(broker_command)
 
 
 def main() -> None:
