@@ -1,10 +1,22 @@
 """The protocol's exception tree: one root, subclasses that carry a readable reason.
 
 These feed the dead-letter stores on both sides, so every message says what
-was wrong in words an operator understands.
+was wrong in words an operator understands. ``reason`` is a short, stable
+machine code (a dead-letter column, a dashboard filter); ``str(error)`` is the
+sentence for people.
+
+Errors that a pydantic validator may raise (topic, money, GTIN) also subclass
+ValueError: pydantic turns a ValueError into a field error, so a bad barcode
+inside a catalog message becomes a ``ValidationFailed`` entry naming the field.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+# How many field problems str(ValidationFailed) lists before "and N more".
+MAX_ERRORS_IN_MESSAGE: Final = 10
 
 
 class ProtocolError(Exception):
@@ -17,6 +29,86 @@ class ProtocolError(Exception):
         if reason is not None:
             self.reason = reason
 
+    @property
+    def message(self) -> str:
+        """The readable sentence (the same as str(error))."""
+        return str(self)
+
+
+class DecodeError(ProtocolError, ValueError):
+    """The payload is not UTF-8, not JSON, or not the expected top-level JSON shape."""
+
+    reason = "invalid_json"
+
+
+class PayloadTooLarge(ProtocolError, ValueError):
+    """The payload is over the protocol's size limit."""
+
+    reason = "too_large"
+
+    def __init__(self, size: int, limit: int, *, what: str = "payload") -> None:
+        super().__init__(f"{what} is {size} bytes, over the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class ValidationFailed(ProtocolError, ValueError):
+    """A message is JSON but does not match its model; ``errors`` lists "field: problem"."""
+
+    reason = "invalid_message"
+
+    def __init__(self, what: str, errors: Sequence[str]) -> None:
+        self.errors: list[str] = list(errors)
+        shown = "; ".join(self.errors[:MAX_ERRORS_IN_MESSAGE])
+        more = len(self.errors) - MAX_ERRORS_IN_MESSAGE
+        if more > 0:
+            shown += f"; and {more} more"
+        super().__init__(f"invalid {what}: {shown}" if shown else f"invalid {what}")
+        self.what = what
+
+
+class UnknownMessageType(ProtocolError, ValueError):
+    """The envelope names an event type this version of Acorn does not know."""
+
+    reason = "unknown_type"
+
+    def __init__(self, message_type: str) -> None:
+        super().__init__(f"unknown message type {message_type!r}")
+        self.message_type = message_type
+
+
+class UnsupportedVersion(ProtocolError, ValueError):
+    """The message carries a protocol major version newer than this code understands."""
+
+    reason = "unsupported_version"
+
+    def __init__(self, version: int, supported: int = 1) -> None:
+        super().__init__(
+            f"protocol version {version} is not supported (this side speaks version {supported});"
+            " upgrade this side"
+        )
+        self.version = version
+        self.supported = supported
+
+
+class StoreMismatch(ProtocolError, ValueError):
+    """The store in the message body differs from the store in the topic."""
+
+    reason = "store_mismatch"
+
+    def __init__(self, topic_store: str, body_store: str) -> None:
+        super().__init__(
+            f"message for store {body_store!r} arrived on the topic of store {topic_store!r}"
+        )
+        self.topic_store = topic_store
+        self.body_store = body_store
+
+
+class TopicError(ProtocolError, ValueError):
+    """A topic or store id is not a concrete Acorn v1 topic (or contains wildcards)."""
+
+    reason = "invalid_topic"
+
 
 class MoneyError(ProtocolError, ValueError):
     """A money amount or currency is not acceptable."""
@@ -28,3 +120,20 @@ class GtinError(ProtocolError, ValueError):
     """A barcode is not a valid GTIN."""
 
     reason = "invalid_gtin"
+
+
+# Every reason code, for dead-letter schemas and the docs' table.
+ERROR_REASONS: Final[dict[str, type[ProtocolError]]] = {
+    cls.reason: cls
+    for cls in (
+        DecodeError,
+        PayloadTooLarge,
+        ValidationFailed,
+        UnknownMessageType,
+        UnsupportedVersion,
+        StoreMismatch,
+        TopicError,
+        MoneyError,
+        GtinError,
+    )
+}

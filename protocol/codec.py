@@ -1,0 +1,293 @@
+"""JSON encoding and decoding of every v1 payload, with typed errors and no I/O.
+
+Every decoder runs the same checks in the same order: the size limit first
+(before anything is parsed), then UTF-8 and JSON, then the protocol version,
+then the model, then the store named by the topic against the store in the
+body. Failures raise (or, for event batches, return) a
+:class:`protocol.errors.ProtocolError` subclass whose ``reason`` is a stable
+code and whose message says what was wrong; a pydantic ValidationError never
+escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from protocol import PROTOCOL_VERSION
+from protocol.envelope import Envelope, validate_body
+from protocol.errors import (
+    DecodeError,
+    PayloadTooLarge,
+    ProtocolError,
+    StoreMismatch,
+    TopicError,
+    UnknownMessageType,
+    UnsupportedVersion,
+    ValidationFailed,
+)
+from protocol.fields import describe_validation_error, json_type_name
+from protocol.messages import (
+    EVENT_BODIES,
+    AckMessage,
+    CatalogMessage,
+    CommandMessage,
+    DownMessage,
+    HubStatus,
+    OrderMessage,
+    StatusMessage,
+)
+from protocol.topics import ParsedTopic, parse_topic
+
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+"""Largest MQTT payload either side sends or accepts (256 KiB)."""
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedEvent:
+    """An event that passed every check: its envelope and its validated body model."""
+
+    envelope: Envelope
+    body: BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    """An event (or a whole payload, index None) that failed; raw is what arrived."""
+
+    raw: Any
+    error: ProtocolError
+    index: int | None
+
+    @property
+    def reason(self) -> str:
+        """The error's machine code (e.g. "invalid_message")."""
+        return self.error.reason
+
+    @property
+    def seq(self) -> int | None:
+        """The item's seq when it is readable as a positive integer, else None."""
+        if isinstance(self.raw, dict):
+            seq = self.raw.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1:
+                return seq
+        return None
+
+    @property
+    def envelope_id(self) -> str | None:
+        """The item's envelope id as sent (unchecked), when it is a string."""
+        if isinstance(self.raw, dict):
+            value = self.raw.get("id")
+            if isinstance(value, str):
+                return value
+        return None
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _check_size(size: int, what: str = "payload") -> None:
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(size, MAX_PAYLOAD_BYTES, what=what)
+
+
+def _check_payload_size(payload: bytes) -> None:
+    if not isinstance(payload, bytes | bytearray):
+        raise DecodeError(f"payload must be bytes, got {type(payload).__name__}")
+    _check_size(len(payload))
+
+
+def encode(model: BaseModel | Sequence[BaseModel]) -> bytes:
+    """Encode a model (or a list of models, as a JSON array) to compact UTF-8 JSON.
+
+    Raises PayloadTooLarge when the result is over MAX_PAYLOAD_BYTES.
+    """
+    if isinstance(model, BaseModel):
+        data = model.model_dump_json().encode("utf-8")
+    else:
+        data = b"[" + b",".join(item.model_dump_json().encode("utf-8") for item in model) + b"]"
+    _check_size(len(data), "encoded message")
+    return data
+
+
+def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
+    """Encode envelopes as the JSON-array payload of ``up/events``."""
+    return encode(list(envelopes))
+
+
+# --------------------------------------------------------------------------- decode helpers
+
+
+def _refuse_constant(name: str) -> Any:
+    raise DecodeError(f"payload is not JSON: {name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DecodeError(f"payload has the key {key!r} twice in one object")
+            seen.add(key)
+    return result
+
+
+def _load_json(payload: bytes) -> Any:
+    """Size check, then UTF-8, then JSON (no NaN/Infinity, no duplicate keys)."""
+    _check_payload_size(payload)
+    if not payload:
+        raise DecodeError("payload is empty (a cleared retained message carries no data)")
+    try:
+        text = bytes(payload).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DecodeError(f"payload is not UTF-8 (bad byte at offset {err.start})") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except DecodeError:
+        raise
+    except json.JSONDecodeError as err:
+        raise DecodeError(
+            f"payload is not JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+    except RecursionError:
+        raise DecodeError("payload is not acceptable JSON: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer with more digits than Python accepts
+        raise DecodeError(f"payload is not acceptable JSON: {err}") from None
+
+
+def _load_object(payload: bytes, what: str) -> dict[str, Any]:
+    data = _load_json(payload)
+    if not isinstance(data, dict):
+        raise DecodeError(f"{what} must be a JSON object, got {json_type_name(data)}")
+    return data
+
+
+def check_version(obj: dict[str, Any], what: str) -> int:
+    """Return the ``v`` of a decoded message; UnsupportedVersion if newer than ours."""
+    if "v" not in obj:
+        raise ValidationFailed(what, ["v: Field required"])
+    version = obj["v"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationFailed(
+            what, [f"v: Input should be a valid integer (got {json_type_name(version)})"]
+        )
+    if version > PROTOCOL_VERSION:
+        raise UnsupportedVersion(version, PROTOCOL_VERSION)
+    return version
+
+
+def _validate(model: type[_M], obj: dict[str, Any], what: str) -> _M:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as err:
+        raise ValidationFailed(what, describe_validation_error(err)) from None
+
+
+def _expect_topic(topic: str, direction: str, channels: Sequence[str]) -> ParsedTopic:
+    parsed = parse_topic(topic)
+    if parsed.direction != direction or parsed.channel not in channels:
+        expected = " or ".join(f"{direction}/{channel}" for channel in channels)
+        raise TopicError(f"topic {topic!r} is not a {expected} topic")
+    return parsed
+
+
+def _check_store(parsed: ParsedTopic, body_store: str) -> None:
+    if body_store != parsed.store:
+        raise StoreMismatch(parsed.store, body_store)
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def decode_envelope(item: Any, *, store: str | None = None) -> DecodedEvent:
+    """Check one already-parsed envelope object (and, if given, that it is from store)."""
+    if not isinstance(item, dict):
+        raise ValidationFailed(
+            "envelope", [f"expected an envelope object, got {json_type_name(item)}"]
+        )
+    check_version(item, "envelope")
+    envelope = _validate(Envelope, item, "envelope")
+    if store is not None and envelope.store != store:
+        raise StoreMismatch(store, envelope.store)
+    if envelope.type not in EVENT_BODIES:
+        raise UnknownMessageType(envelope.type)
+    return DecodedEvent(envelope, validate_body(envelope.type, envelope.body))
+
+
+def decode_event_batch(topic: str, payload: bytes) -> list[DecodedEvent | RejectedEvent]:
+    """Decode an ``up/events`` payload into one result per envelope, in payload order.
+
+    The payload is a JSON array of envelopes (one bare envelope object is accepted
+    too). A bad item becomes a RejectedEvent with its index and never stops the
+    others; a payload-level failure (too large, topic invalid, not JSON, wrong
+    top-level shape) is a single RejectedEvent with index None. An empty array
+    gives an empty list.
+    """
+    try:
+        _check_payload_size(payload)
+        parsed = _expect_topic(topic, "up", ("events",))
+        data = _load_json(payload)
+        if isinstance(data, dict):
+            items: list[Any] = [data]
+        elif isinstance(data, list):
+            items = data
+        else:
+            raise DecodeError(
+                "events payload must be a JSON array of envelopes (or one envelope object),"
+                f" got {json_type_name(data)}"
+            )
+    except ProtocolError as err:
+        return [RejectedEvent(payload, err, None)]
+    results: list[DecodedEvent | RejectedEvent] = []
+    for index, item in enumerate(items):
+        try:
+            results.append(decode_envelope(item, store=parsed.store))
+        except ProtocolError as err:
+            results.append(RejectedEvent(item, err, index))
+    return results
+
+
+def decode_status(topic: str, payload: bytes) -> StatusMessage:
+    """Decode a store's birth or Last Will from its ``up/status`` topic."""
+    _check_payload_size(payload)
+    parsed = _expect_topic(topic, "up", ("status",))
+    obj = _load_object(payload, "status message")
+    check_version(obj, "status message")
+    message = _validate(StatusMessage, obj, "status message")
+    _check_store(parsed, message.store)
+    return message
+
+
+def decode_down(topic: str, payload: bytes) -> DownMessage:
+    """Decode a hub-to-store message; the topic's channel picks the model."""
+    _check_payload_size(payload)
+    parsed = _expect_topic(topic, "down", ("ack", "orders", "catalog", "cmd"))
+    what = f"{parsed.channel} message"
+    obj = _load_object(payload, what)
+    check_version(obj, what)
+    message: DownMessage
+    if parsed.channel == "ack":
+        message = _validate(AckMessage, obj, what)
+    elif parsed.channel == "orders":
+        message = _validate(OrderMessage, obj, what)
+    elif parsed.channel == "catalog":
+        message = _validate(CatalogMessage, obj, what)
+    else:
+        message = _validate(CommandMessage, obj, what)
+    _check_store(parsed, message.store)
+    return message
+
+
+def decode_hub_status(payload: bytes) -> HubStatus:
+    """Decode the hub's birth or Last Will from ``acorn/v1/hub/status``."""
+    _check_payload_size(payload)
+    obj = _load_object(payload, "hub status")
+    check_version(obj, "hub status")
+    return _validate(HubStatus, obj, "hub status")
