@@ -151,74 +151,45 @@ def returned_so_far(sale: CompletedSale, returns: Iterable[CompletedReturn]) -> 
     return done
 
 
-def _summary(currency: str, lines: Iterable[ReturnedLine]) -> tuple[TaxSummaryRow, ...]:
-    return sum_tax_summaries(
-        currency,
-        (
-            TaxSummaryRow(line.tax_rate, (line.tax_class,), line.net, line.tax, line.refund)
-            for line in lines
+@dataclass(frozen=True, slots=True)
+class ReturnQuote:
+    """What a return would refund, line by line, before the refund is paid (for the screen)."""
+
+    currency: str
+    lines: tuple[ReturnedLine, ...]
+    refund_total: Money
+    net: Money
+    tax: Money
+    tax_summary: tuple[TaxSummaryRow, ...]
+
+
+def _quote(currency: str, lines: Sequence[ReturnedLine]) -> ReturnQuote:
+    return ReturnQuote(
+        currency=currency,
+        lines=tuple(lines),
+        refund_total=sum_money((line.refund for line in lines), currency),
+        net=sum_money((line.net for line in lines), currency),
+        tax=sum_money((line.tax for line in lines), currency),
+        tax_summary=sum_tax_summaries(
+            currency,
+            (
+                TaxSummaryRow(line.tax_rate, (line.tax_class,), line.net, line.tax, line.refund)
+                for line in lines
+            ),
         ),
     )
 
 
-def _finish(
-    *,
-    lines: Sequence[ReturnedLine],
-    currency: str,
-    refund_tenders: Sequence[Tender],
-    return_id: UUID,
-    receipt_no: str,
-    original: CompletedSale | None,
-    cashier_id: str,
-    manager_id: str | None,
-    shift_id: str | None,
-    business_day: date,
-    now_utc: datetime,
-    reason: str,
-) -> CompletedReturn:
-    completed_at = ensure_utc("now_utc", now_utc)
-    refund_total = sum_money((line.refund for line in lines), currency)
-    tenders = settle_refund(refund_total, refund_tenders)
-    return CompletedReturn(
-        return_id=return_id,
-        receipt_no=receipt_no,
-        original_receipt_no=original.receipt_no if original else None,
-        original_sale_id=original.sale_id if original else None,
-        cashier_id=cashier_id,
-        manager_id=manager_id,
-        shift_id=shift_id,
-        business_day=business_day,
-        completed_at=completed_at,
-        currency=currency,
-        reason=reason.strip(),
-        lines=tuple(lines),
-        refund_total=refund_total,
-        net=sum_money((line.net for line in lines), currency),
-        tax=sum_money((line.tax for line in lines), currency),
-        tax_summary=_summary(currency, lines),
-        tenders=tenders,
-    )
-
-
-def return_against_sale(
+def quote_return(
     original: CompletedSale,
     request: Sequence[ReturnRequestLine],
     *,
     prior_returns: Iterable[CompletedReturn],
-    refund_tenders: Sequence[Tender],
-    return_id: UUID,
-    receipt_no: str,
-    cashier_id: str,
-    now_utc: datetime,
-    business_day: date,
-    shift_id: str | None = None,
-    approval: ManagerApproval | None = None,
-    reason: str = "",
-) -> CompletedReturn:
-    """Return units of an original sale's lines; refunds are pro-rata and add up exactly.
+) -> ReturnQuote:
+    """Work out the refund for units of an original sale's lines (pro-rata, see the module doc).
 
-    ``prior_returns`` are the earlier returns against the same sale (others are
-    ignored); a manager's approval, when the shell asked for one, is recorded.
+    ``prior_returns`` are the earlier returns against the same sale; returns of
+    other sales among them are ignored.
     """
     if not request:
         raise InvalidReturn("Choose at least one line to return.")
@@ -261,41 +232,11 @@ def return_against_sale(
                 original_line_no=sold.line_no,
             )
         )
-    return _finish(
-        lines=lines,
-        currency=original.currency,
-        refund_tenders=refund_tenders,
-        return_id=return_id,
-        receipt_no=receipt_no,
-        original=original,
-        cashier_id=cashier_id,
-        manager_id=approval.manager_id if isinstance(approval, ManagerApproval) else None,
-        shift_id=shift_id,
-        business_day=business_day,
-        now_utc=now_utc,
-        reason=reason,
-    )
+    return _quote(original.currency, lines)
 
 
-def blind_return(
-    policy: StoreTaxPolicy,
-    items: Sequence[BlindReturnLine],
-    *,
-    approval: ManagerApproval,
-    reason: str,
-    refund_tenders: Sequence[Tender],
-    return_id: UUID,
-    receipt_no: str,
-    cashier_id: str,
-    now_utc: datetime,
-    business_day: date,
-    shift_id: str | None = None,
-) -> CompletedReturn:
-    """Refund items brought back without a receipt; needs a manager's approval and a reason."""
-    if not isinstance(approval, ManagerApproval):
-        raise ApprovalRequired("return without a receipt")
-    if not reason.strip():
-        raise ReasonRequired("return without a receipt")
+def quote_blind_return(policy: StoreTaxPolicy, items: Sequence[BlindReturnLine]) -> ReturnQuote:
+    """Work out the refund for items without a receipt, taxed under the store's policy."""
     if not items:
         raise InvalidReturn("Scan at least one item to return.")
     currency = policy.currency
@@ -324,9 +265,101 @@ def blind_return(
         )
         for item, lt in zip(items, breakdown.lines, strict=True)
     ]
-    return _finish(
-        lines=lines,
-        currency=currency,
+    return _quote(currency, lines)
+
+
+def _complete(
+    quote: ReturnQuote,
+    *,
+    refund_tenders: Sequence[Tender],
+    return_id: UUID,
+    receipt_no: str,
+    original: CompletedSale | None,
+    cashier_id: str,
+    manager_id: str | None,
+    shift_id: str | None,
+    business_day: date,
+    now_utc: datetime,
+    reason: str,
+) -> CompletedReturn:
+    completed_at = ensure_utc("now_utc", now_utc)
+    tenders = settle_refund(quote.refund_total, refund_tenders)
+    return CompletedReturn(
+        return_id=return_id,
+        receipt_no=receipt_no,
+        original_receipt_no=original.receipt_no if original else None,
+        original_sale_id=original.sale_id if original else None,
+        cashier_id=cashier_id,
+        manager_id=manager_id,
+        shift_id=shift_id,
+        business_day=business_day,
+        completed_at=completed_at,
+        currency=quote.currency,
+        reason=reason.strip(),
+        lines=quote.lines,
+        refund_total=quote.refund_total,
+        net=quote.net,
+        tax=quote.tax,
+        tax_summary=quote.tax_summary,
+        tenders=tenders,
+    )
+
+
+def return_against_sale(
+    original: CompletedSale,
+    request: Sequence[ReturnRequestLine],
+    *,
+    prior_returns: Iterable[CompletedReturn],
+    refund_tenders: Sequence[Tender],
+    return_id: UUID,
+    receipt_no: str,
+    cashier_id: str,
+    now_utc: datetime,
+    business_day: date,
+    shift_id: str | None = None,
+    approval: ManagerApproval | None = None,
+    reason: str = "",
+) -> CompletedReturn:
+    """Complete a return against the original sale; refund tenders must match the quote exactly.
+
+    A manager's approval, when the shell's store policy asked for one, is recorded.
+    """
+    return _complete(
+        quote_return(original, request, prior_returns=prior_returns),
+        refund_tenders=refund_tenders,
+        return_id=return_id,
+        receipt_no=receipt_no,
+        original=original,
+        cashier_id=cashier_id,
+        manager_id=approval.manager_id if isinstance(approval, ManagerApproval) else None,
+        shift_id=shift_id,
+        business_day=business_day,
+        now_utc=now_utc,
+        reason=reason,
+    )
+
+
+def blind_return(
+    policy: StoreTaxPolicy,
+    items: Sequence[BlindReturnLine],
+    *,
+    approval: ManagerApproval,
+    reason: str,
+    refund_tenders: Sequence[Tender],
+    return_id: UUID,
+    receipt_no: str,
+    cashier_id: str,
+    now_utc: datetime,
+    business_day: date,
+    shift_id: str | None = None,
+) -> CompletedReturn:
+    """Complete a return without a receipt; needs a manager's approval and a reason."""
+    if not isinstance(approval, ManagerApproval):
+        raise ApprovalRequired("return without a receipt")
+    if not reason.strip():
+        raise ReasonRequired("return without a receipt")
+    return _complete(
+        quote_blind_return(policy, items),
         refund_tenders=refund_tenders,
         return_id=return_id,
         receipt_no=receipt_no,
