@@ -68,7 +68,7 @@ def _parse_datetime(value: object) -> object:
 def to_utc_millis(value: datetime) -> datetime:
     """Return an aware datetime in UTC truncated to milliseconds; refuse naive datetimes."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamp has no time zone; send UTC with a trailing Z")
+        raise ValueError("timestamp has no time zone (send UTC with a trailing Z)")
     try:
         utc = value.astimezone(UTC)
     except OverflowError:

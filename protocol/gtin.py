@@ -15,7 +15,7 @@ GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
 
 def gs1_check_digit(body: str) -> int:
     """Return the GS1 mod-10 check digit for the digits before it."""
-    if not body.isdigit() or not body.isascii():
+    if not isinstance(body, str) or not body.isascii() or not body.isdigit():
         raise GtinError(f"not all digits: {body!r}")
     total = 0
     # Weights alternate 3, 1, ... starting from the rightmost body digit.
@@ -40,6 +40,8 @@ def normalize_gtin(code: str) -> str:
     ASCII digits with a correct check digit raises GtinError with a reason a
     cashier can read.
     """
+    if not isinstance(code, str):
+        raise GtinError(f"barcode must be text, got {type(code).__name__}")
     text = code.strip()
     if not text:
         raise GtinError("empty barcode")
@@ -47,12 +49,16 @@ def normalize_gtin(code: str) -> str:
         raise GtinError(f"barcode {text!r} is not all digits")
     if len(text) not in GTIN_LENGTHS:
         raise GtinError(
-            f"barcode {text!r} has {len(text)} digits; expected 8, 12, 13 or 14 (EAN-8, UPC-A, "
+            f"barcode {text!r} has {len(text)} digits, expected 8, 12, 13 or 14 (EAN-8, UPC-A, "
             "EAN-13, GTIN-14)"
         )
     expected = gs1_check_digit(text[:-1])
     if int(text[-1]) != expected:
         raise GtinError(f"barcode {text!r} has a wrong check digit (expected {expected})")
+    if text.count("0") == len(text):
+        # Passes the mod-10 check but GS1 never allocates it; it is what a
+        # misread or an empty field produces.
+        raise GtinError(f"barcode {text!r} is all zeros")
     return text.zfill(14)
 
 
