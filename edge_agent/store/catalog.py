@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 
 import peewee
 
+from edge_agent.domain.sale import CatalogItem
 from edge_agent.store.db import write_transaction
 from edge_agent.store.errors import UnknownBarcode, UnknownProduct
 from edge_agent.store.models import Barcode, MetaEntry, Product, Stock
 from protocol.gtin import normalize_gtin
 from protocol.messages import CatalogMessage
+from protocol.money import Money
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +35,16 @@ class ProductView:
     on_hand: int
     reserved: int
     gtin14: str | None = None
+
+    def as_item(self, currency: str) -> CatalogItem:
+        """Return the domain's view of this product for adding it to a cart."""
+        return CatalogItem(
+            sku=self.sku,
+            name=self.name,
+            unit_price=Money(self.price_minor, currency),
+            tax_class=self.tax_class,
+            gtin=self.gtin14,
+        )
 
 
 @dataclass(frozen=True, slots=True)

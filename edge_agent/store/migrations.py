@@ -92,9 +92,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 business_day TEXT NOT NULL,
                 opened_at TEXT NOT NULL,
                 closed_at TEXT,
+                currency TEXT NOT NULL,
                 opening_float_minor INTEGER NOT NULL DEFAULT 0,
                 counted_cash_minor INTEGER,
                 report TEXT)""",
+            # At most one open shift per till (this database is one till).
+            "CREATE UNIQUE INDEX shift_one_open ON shift ((closed_at IS NULL)) "
+            "WHERE closed_at IS NULL",
             "CREATE INDEX shift_cashier_id ON shift (cashier_id)",
             """CREATE TABLE sale (
                 id TEXT PRIMARY KEY,
@@ -108,9 +112,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 tax_minor INTEGER NOT NULL,
                 total_minor INTEGER NOT NULL,
                 completed_at TEXT NOT NULL,
-                body TEXT NOT NULL)""",
+                body TEXT NOT NULL,
+                document TEXT NOT NULL)""",
             "CREATE INDEX sale_shift_id ON sale (shift_id)",
             "CREATE INDEX sale_business_day ON sale (business_day)",
+            "CREATE INDEX sale_completed_at ON sale (completed_at)",
             """CREATE TABLE sale_line (
                 id INTEGER PRIMARY KEY,
                 sale_id TEXT NOT NULL REFERENCES sale (id),
@@ -144,8 +150,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                 currency TEXT NOT NULL,
                 total_minor INTEGER NOT NULL,
                 lines_count INTEGER NOT NULL,
-                voided_at TEXT NOT NULL)""",
+                voided_at TEXT NOT NULL,
+                document TEXT NOT NULL)""",
             "CREATE INDEX sale_void_shift_id ON sale_void (shift_id)",
+            "CREATE INDEX sale_void_business_day ON sale_void (business_day)",
             """CREATE TABLE sale_return (
                 id TEXT PRIMARY KEY,
                 receipt_no TEXT NOT NULL UNIQUE,
@@ -158,9 +166,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 currency TEXT NOT NULL,
                 refund_total_minor INTEGER NOT NULL,
                 completed_at TEXT NOT NULL,
-                body TEXT NOT NULL)""",
+                body TEXT NOT NULL,
+                document TEXT NOT NULL)""",
             "CREATE INDEX sale_return_original_sale_id ON sale_return (original_sale_id)",
             "CREATE INDEX sale_return_shift_id ON sale_return (shift_id)",
+            "CREATE INDEX sale_return_business_day ON sale_return (business_day)",
             """CREATE TABLE return_line (
                 id INTEGER PRIMARY KEY,
                 return_id TEXT NOT NULL REFERENCES sale_return (id),

@@ -160,6 +160,7 @@ class Shift(BaseModel):
     business_day = peewee.TextField()
     opened_at = UtcDateTimeField()
     closed_at = UtcDateTimeField(null=True)
+    currency = peewee.TextField()
     opening_float_minor = peewee.IntegerField(default=0)
     counted_cash_minor = peewee.IntegerField(null=True)
     report = peewee.TextField(null=True)
@@ -180,6 +181,7 @@ class Sale(BaseModel):
     total_minor = peewee.IntegerField()
     completed_at = UtcDateTimeField()
     body = peewee.TextField()
+    document = peewee.TextField()
 
 
 class SaleLine(BaseModel):
@@ -223,6 +225,7 @@ class SaleVoid(BaseModel):
     total_minor = peewee.IntegerField()
     lines_count = peewee.IntegerField()
     voided_at = UtcDateTimeField()
+    document = peewee.TextField()
 
 
 class Return(BaseModel):
@@ -240,6 +243,7 @@ class Return(BaseModel):
     refund_total_minor = peewee.IntegerField()
     completed_at = UtcDateTimeField()
     body = peewee.TextField()
+    document = peewee.TextField()
 
     class Meta:
         table_name = "sale_return"

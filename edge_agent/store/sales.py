@@ -27,6 +27,7 @@ from edge_agent.domain.sale import Cart, CompletedSale, PricedLine, VoidRecord
 from edge_agent.domain.tender import Tender as DomainTender
 from edge_agent.store.counters import CounterName, next_value
 from edge_agent.store.db import write_transaction
+from edge_agent.store.documents import decode_document, encode_document
 from edge_agent.store.models import Sale, SaleLine, SaleVoid, Stock, Tender
 from edge_agent.store.outbox import Outbox
 from edge_agent.store.stock import change_on_hand
@@ -57,10 +58,10 @@ class SaleRecord:
 
 @dataclass(frozen=True, slots=True)
 class SaleResult:
-    """The outcome of completing a cart: the stored record, and the domain's sale when new."""
+    """The outcome of completing a cart: the stored record and the domain's completed sale."""
 
     record: SaleRecord
-    completed: CompletedSale | None
+    completed: CompletedSale
     duplicate: bool
 
 
@@ -204,7 +205,11 @@ class SalesRepository:
             existing = Sale.get_or_none(Sale.id == str(cart.cart_id))
             if existing is not None:
                 _LOGGER.info("sale %s was already completed; returning it", cart.cart_id)
-                return SaleResult(_record(existing), None, duplicate=True)
+                return SaleResult(
+                    _record(existing),
+                    decode_document(existing.document, CompletedSale),
+                    duplicate=True,
+                )
             sale = cart.complete(
                 receipt_no=self.next_receipt_no(),
                 cashier_id=cashier_id,
@@ -268,6 +273,7 @@ class SalesRepository:
                 total_minor=record.total.amount_minor,
                 lines_count=record.lines_count,
                 voided_at=record.voided_at,
+                document=encode_document(record),
             )
             self._outbox.append("sale.voided", sale_voided_body(record), at=now)
         return record
@@ -289,6 +295,35 @@ class SalesRepository:
             query = query.where(Sale.shift_id == shift_id)
         return [_record(r) for r in query.limit(limit)]
 
+    def completed(self, sale_id: str | UUID) -> CompletedSale | None:
+        """Return the domain's completed sale, rebuilt from its stored document."""
+        row = Sale.get_or_none(Sale.id == str(sale_id))
+        return None if row is None else decode_document(row.document, CompletedSale)
+
+    def sales_of_shift(self, shift_id: str) -> list[CompletedSale]:
+        """Return every completed sale of a shift, in receipt order."""
+        rows = Sale.select(Sale.document).where(Sale.shift_id == shift_id).order_by(Sale.receipt_no)
+        return [decode_document(r.document, CompletedSale) for r in rows]
+
+    def sales_of_day(self, day: date) -> list[CompletedSale]:
+        """Return every completed sale stamped with a business day, in receipt order."""
+        rows = (
+            Sale.select(Sale.document)
+            .where(Sale.business_day == day.isoformat())
+            .order_by(Sale.receipt_no)
+        )
+        return [decode_document(r.document, CompletedSale) for r in rows]
+
+    def voids_of_shift(self, shift_id: str) -> list[VoidRecord]:
+        """Return the carts voided during a shift."""
+        rows = SaleVoid.select(SaleVoid.document).where(SaleVoid.shift_id == shift_id)
+        return [decode_document(r.document, VoidRecord) for r in rows.order_by(SaleVoid.voided_at)]
+
+    def voids_of_day(self, day: date) -> list[VoidRecord]:
+        """Return the carts voided on a business day."""
+        rows = SaleVoid.select(SaleVoid.document).where(SaleVoid.business_day == day.isoformat())
+        return [decode_document(r.document, VoidRecord) for r in rows.order_by(SaleVoid.voided_at)]
+
     def _on_hand(self, skus: set[str]) -> dict[str, int]:
         rows = Stock.select(Stock.sku, Stock.on_hand).where(Stock.sku.in_(sorted(skus))).tuples()
         return dict(rows)
@@ -307,6 +342,7 @@ class SalesRepository:
             total_minor=sale.total.amount_minor,
             completed_at=sale.completed_at,
             body=body.model_dump_json(),
+            document=encode_document(sale),
         )
         SaleLine.insert_many(
             [

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+from edge_agent.domain.sale import Cart
+from edge_agent.domain.tender import Tender
 from edge_agent.store.db import Synchronous
 from edge_agent.store.facade import EdgeStore, open_store
 from protocol.gtin import gs1_check_digit
+from protocol.money import Money
 
 STORE_ID = "s-001"
 
@@ -55,3 +59,16 @@ def seed_catalog(store: EdgeStore, *, on_hand: int = 0) -> None:
         store.catalog.upsert(sku, name, price, tax_class, barcodes=codes)
     if on_hand:
         Stock.update(on_hand=on_hand).execute()
+
+
+def cart_of(store: EdgeStore, *items: tuple[str, int]) -> Cart:
+    """A cart with (sku, qty) items at catalog prices."""
+    cart = Cart.start(uuid.uuid4(), store.policy)
+    for sku, qty in items:
+        cart = cart.add(store.catalog.get(sku).as_item(store.currency), qty)
+    return cart
+
+
+def cash(store: EdgeStore, amount_minor: int) -> Tender:
+    """A cash tender in the store's currency."""
+    return Tender.cash(Money(amount_minor, store.currency))
