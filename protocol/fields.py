@@ -144,7 +144,7 @@ Gtin14: TypeAlias = Annotated[str, AfterValidator(_gtin)]
 Id: TypeAlias = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 """A non-empty identifier (SKU, receipt number, order id, cashier id, ...)."""
 
-Sku: TypeAlias = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Sku: TypeAlias = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Version: TypeAlias = Annotated[int, Field(ge=1)]
 PositiveInt: TypeAlias = Annotated[int, Field(gt=0)]
 NonNegativeInt: TypeAlias = Annotated[int, Field(ge=0)]

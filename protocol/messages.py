@@ -8,10 +8,14 @@ ISO 4217 ``currency``; timestamps are UTC with ``Z``; barcodes are GTIN-14.
 Every model keeps unknown fields, so a newer writer's additions survive an
 older reader.
 
-Field checks stop at what one message can prove on its own (types, signs,
-currencies, barcodes). Cross-field arithmetic (line totals, tax sums, tenders
-against totals) belongs to the domain code on each side, because a rounding
-disagreement must not turn a real sale into a dead letter.
+Events report facts that already happened at the till, so their bodies carry
+only the constraints the contract names (types, currencies, ``qty > 0``,
+``min 1`` lists of a sale, ...): refusing an event loses data, it does not undo
+a sale. Messages down are instructions and are checked more strictly (prices
+and costs not negative, barcodes valid GTINs, a routed order has lines).
+Cross-field arithmetic (line totals, tax sums, tenders against totals) belongs
+to the domain code on each side, because a rounding disagreement must not turn
+a real sale into a dead letter.
 """
 
 from __future__ import annotations
@@ -45,15 +49,15 @@ TenderKind: TypeAlias = Literal["cash", "card", "other"]
 class SaleLine(WireModel):
     """One line of a sale: what was sold, at what price and tax."""
 
-    line_no: PositiveInt
+    line_no: int
     sku: Sku
-    gtin: Gtin14 | None = None
+    gtin: str | None = None
     name: str
     qty: PositiveInt
-    unit_price_minor: NonNegativeInt
+    unit_price_minor: int
     discount_minor: NonNegativeInt = 0
     tax_class: str
-    tax_rate_bp: NonNegativeInt
+    tax_rate_bp: int
     tax_minor: int
     total_minor: int
 
@@ -64,16 +68,16 @@ class Tender(WireModel):
     kind: TenderKind
     amount_minor: int
     reference: str | None = None
-    change_minor: NonNegativeInt = 0
+    change_minor: int = 0
 
 
 class Discount(WireModel):
     """A sale-level discount: percent in basis points or an amount in minor units."""
 
     kind: Literal["percent", "amount"]
-    value: NonNegativeInt
+    value: int
     reason: str
-    amount_minor: NonNegativeInt
+    amount_minor: int
 
 
 class ReturnLine(WireModel):
@@ -81,7 +85,7 @@ class ReturnLine(WireModel):
 
     sku: Sku
     qty: PositiveInt
-    refund_minor: NonNegativeInt
+    refund_minor: int
     restock: bool
 
 
@@ -89,7 +93,7 @@ class OrderLineQty(WireModel):
     """A SKU and a quantity of an online order (picked or handed over)."""
 
     sku: Sku
-    qty: PositiveInt
+    qty: int
 
 
 # --------------------------------------------------------------------------- events (up)
@@ -122,7 +126,7 @@ class SaleVoided(WireModel):
     reason: str
     currency: Currency
     total_minor: int
-    lines_count: NonNegativeInt
+    lines_count: int
 
 
 class ReturnCompleted(WireModel):
@@ -136,9 +140,9 @@ class ReturnCompleted(WireModel):
     manager_id: Id | None = None
     business_day: IsoDate
     currency: Currency
-    lines: list[ReturnLine] = Field(min_length=1)
-    refund_total_minor: NonNegativeInt
-    tenders: list[Tender] = Field(min_length=1)
+    lines: list[ReturnLine]
+    refund_total_minor: int
+    tenders: list[Tender]
 
 
 class StockReceived(WireModel):
@@ -197,14 +201,14 @@ class OrderPicked(WireModel):
     """Body of ``order.picked``: the lines taken off the shelf."""
 
     order_id: Id
-    lines: list[OrderLineQty] = Field(min_length=1)
+    lines: list[OrderLineQty]
 
 
 class OrderPacked(WireModel):
     """Body of ``order.packed``: the order is boxed."""
 
     order_id: Id
-    parcels: PositiveInt = 1
+    parcels: int = 1
 
 
 class OrderHandedOver(WireModel):
@@ -213,7 +217,7 @@ class OrderHandedOver(WireModel):
     order_id: Id
     carrier: str
     tracking_number: str
-    lines: list[OrderLineQty] = Field(min_length=1)
+    lines: list[OrderLineQty]
 
 
 class ShiftClosed(WireModel):
@@ -225,12 +229,12 @@ class ShiftClosed(WireModel):
     opened_at: UtcDatetime
     closed_at: UtcDatetime
     currency: Currency
-    sales_count: NonNegativeInt
+    sales_count: int
     gross_minor: int
     discounts_minor: int
     tax_minor: int
     returns_minor: int
-    voids_count: NonNegativeInt
+    voids_count: int
     tenders: dict[str, int] = Field(default_factory=dict)
     expected_cash_minor: int
     counted_cash_minor: int

@@ -66,7 +66,7 @@ EVENT_SAMPLES: dict[str, dict[str, Any]] = {
         "currency": "EUR",
         "lines": [{"sku": "PEN-BLUE", "qty": 1, "refund_minor": 150, "restock": True}],
         "refund_total_minor": 150,
-        "tenders": [{"kind": "cash", "amount_minor": -150}],
+        "tenders": [{"kind": "cash", "amount_minor": 150}],
     },
     "stock.received": {"sku": "PEN-BLUE", "qty": 24, "reference": "DN-88123"},
     "stock.adjusted": {"sku": "PEN-BLUE", "delta": -2, "reason": "damaged"},
