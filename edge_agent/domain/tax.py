@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
 
 from edge_agent.domain.errors import CurrencyMismatch, UnknownTaxClass
 from edge_agent.domain.rounding import RoundingMode, round_ratio, sum_money
@@ -104,8 +103,9 @@ class StoreTaxPolicy:
 
     def __post_init__(self) -> None:
         check_currency(self.currency)
-        # A read-only copy: the policy is shared by every cart of the store.
-        object.__setattr__(self, "rates", MappingProxyType(dict(self.rates)))
+        # A private copy (a plain dict, so carts stay picklable): the policy is shared by
+        # every cart of the store and must not change under them.
+        object.__setattr__(self, "rates", dict(self.rates))
 
     def rate_for(self, tax_class: str) -> TaxRate:
         """Return the rate of a tax class, or raise UnknownTaxClass."""
@@ -226,7 +226,7 @@ def compute_tax(policy: StoreTaxPolicy, lines: Sequence[TaxableLine]) -> TaxBrea
         net=sum_money((row.net for row in summary), currency),
         tax=sum_money((row.tax for row in summary), currency),
         gross=sum_money((row.gross for row in summary), currency),
-        by_key=MappingProxyType({lt.key: lt for lt in line_taxes}),
+        by_key={lt.key: lt for lt in line_taxes},
     )
 
 

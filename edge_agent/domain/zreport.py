@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from edge_agent.domain.business_day import DEFAULT_DAY_START, business_day_bounds
@@ -139,7 +138,7 @@ def _tender_totals(
             taken=sum_money((taken(s.tenders, kind) for s in sales), currency),
             refunded=sum_money((taken(r.tenders, kind) for r in returns), currency),
         )
-    return MappingProxyType(totals)
+    return totals
 
 
 def expected_cash(opening_float: Money, tenders: Mapping[TenderKind, TenderTotal]) -> Money:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from datetime import datetime
 from uuid import uuid4
 
@@ -391,3 +393,11 @@ def test_line_totals_always_add_up_to_the_cart_total(c: Cart) -> None:
         assert ln.net.amount_minor >= 0
         assert ln.tax.amount_minor >= 0
         assert ln.discount <= ln.amount
+
+
+def test_carts_and_sales_survive_copy_and_pickle() -> None:
+    # The UI may keep a terminal's cart in a server-side session or hand it to a worker.
+    c = cart().add(item("A", "1.00")).discount_cart(PercentDiscount(500, "x"))
+    sale = paid_in_cash(c)
+    assert copy.deepcopy(c) == c
+    assert pickle.loads(pickle.dumps(sale)) == sale
