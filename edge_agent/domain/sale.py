@@ -140,6 +140,15 @@ class PricedLine:
         return self.line_discount.amount if self.line_discount else Money.zero(self.amount.currency)
 
 
+def _all_discounts(
+    lines: Iterable[PricedLine], cart_discount: AppliedDiscount | None
+) -> tuple[AppliedDiscount, ...]:
+    found = [line.line_discount for line in lines if line.line_discount]
+    if cart_discount:
+        found.append(cart_discount)
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class PricedCart:
     """A cart's lines and totals: total == subtotal - discounts (+ tax when prices exclude it)."""
@@ -158,10 +167,7 @@ class PricedCart:
     @property
     def discounts_applied(self) -> tuple[AppliedDiscount, ...]:
         """Every discount of the sale: line discounts in line order, then the cart discount."""
-        found = [line.line_discount for line in self.lines if line.line_discount]
-        if self.cart_discount:
-            found.append(self.cart_discount)
-        return tuple(found)
+        return _all_discounts(self.lines, self.cart_discount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +249,7 @@ class CompletedSale:
     @property
     def discounts_applied(self) -> tuple[AppliedDiscount, ...]:
         """Every discount of the sale: line discounts in line order, then the cart discount."""
-        found = [line.line_discount for line in self.lines if line.line_discount]
-        if self.cart_discount:
-            found.append(self.cart_discount)
-        return tuple(found)
+        return _all_discounts(self.lines, self.cart_discount)
 
     def line(self, line_no: int) -> PricedLine:
         """Return the line with this number, or raise UnknownLine."""
