@@ -8,6 +8,7 @@ from acorn import __version__
 from acorn.broker import broker_command
 from acorn.cliutil import stub_command
 from edge_agent.cli import edge
+from hub.channels.amazon.sandbox.cli import amazon_sandbox
 from hub.cli import hub
 from provisioning.cli import provision
 
@@ -30,7 +31,7 @@ def sandbox() -> None:
     """Local stand-ins for marketplace services (development, demo and tests)."""
 
 
-stub_command(sandbox, "amazon", "sandbox amazon", "Run the Amazon SP-API sandbox server")
+sandbox.add_command(amazon_sandbox)
 stub_command(
     cli,
     "demo",

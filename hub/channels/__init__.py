@@ -1,0 +1,1 @@
+"""Marketplace channels: connectors, their pure channel logic and local sandboxes."""

@@ -1,0 +1,1 @@
+"""The published SP-API models (Swagger 2.0) and listings-feed JSON Schemas the sandbox follows."""

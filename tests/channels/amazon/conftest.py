@@ -1,0 +1,155 @@
+"""Fixtures for the Amazon channel: a real sandbox on a loopback port, sellers, schema checks."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
+from hub.channels.amazon.sandbox import spec as model_spec
+
+
+class Scenario:
+    """The sandbox's scenario API (``/_sandbox``) over real HTTP."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10.0)
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"/_sandbox{path}", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def add_seller(self, marketplaces: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+        return self.call("POST", "/sellers", {"marketplaces": marketplaces or ["US"], **extra})
+
+    def add_listing(self, seller_id: str, sku: str, quantity: int, **extra: Any) -> dict[str, Any]:
+        return self.call(
+            "POST", f"/sellers/{seller_id}/listings", {"sku": sku, "quantity": quantity, **extra}
+        )
+
+    def add_orders(self, seller_id: str, **spec: Any) -> list[dict[str, Any]]:
+        orders: list[dict[str, Any]] = self.call("POST", f"/sellers/{seller_id}/orders", spec)[
+            "orders"
+        ]
+        return orders
+
+    def fault(self, **spec: Any) -> str:
+        fault_id: str = self.call("POST", "/faults", spec)["fault_id"]
+        return fault_id
+
+    def listings(self, seller_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.call("GET", f"/sellers/{seller_id}/listings")["listings"]
+        return {r["sku"]: r for r in rows}
+
+    def stats(self, seller_id: str) -> dict[str, dict[str, int]]:
+        ops: dict[str, dict[str, int]] = self.http.get(
+            "/_sandbox/stats", params={"seller_id": seller_id}
+        ).json()["operations"]
+        return ops
+
+
+class SpApiHttp:
+    """Raw SP-API calls with an access token, for checking the sandbox itself."""
+
+    def __init__(self, url: str, seller: dict[str, Any]) -> None:
+        self.http = httpx.Client(base_url=url, timeout=10.0)
+        self.seller = seller
+        self.token = self.fresh_token()
+
+    def fresh_token(self) -> str:
+        response = self.http.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self.seller["refresh_token"],
+                "client_id": self.seller["client_id"],
+                "client_secret": self.seller["client_secret"],
+            },
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"x-amz-access-token": self.token, **kwargs.pop("headers", {})}
+        return self.http.request(method, path, headers=headers, **kwargs)
+
+
+def ago(**delta: float) -> str:
+    """An ISO instant in the past, e.g. ago(minutes=10)."""
+    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _strict(node: Any) -> Any:
+    """Forbid properties the model does not declare, so a misspelt field fails validation."""
+    if isinstance(node, dict):
+        out = {k: _strict(v) for k, v in node.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+@functools.cache
+def _validator(api: str, operation_id: str, status: int) -> jsonschema.Draft4Validator | None:
+    schema = model_spec.response_schema(api, operation_id, status)
+    if schema is None:
+        return None
+    return jsonschema.Draft4Validator(_strict(copy.deepcopy(schema)))
+
+
+def validate_response(api: str, operation_id: str, response: httpx.Response) -> Any:
+    """Check a sandbox answer against the published model's schema for its status code."""
+    assert response.headers.get("x-amzn-RequestId"), "every answer carries x-amzn-RequestId"
+    validator = _validator(api, operation_id, response.status_code)
+    if validator is None:
+        assert response.content == b"", f"{operation_id} {response.status_code} has no body"
+        return None
+    body = response.json()
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, f"{operation_id} {response.status_code}: " + "; ".join(
+        f"{list(e.path)}: {e.message}" for e in errors[:5]
+    )
+    return body
+
+
+def validate_json_schema(file_name: str, document: Any) -> None:
+    """Validate a document against one of the listings-feed JSON Schemas (draft 7)."""
+    schema = json.loads(json.dumps(model_spec.load_model(file_name)))
+    jsonschema.Draft7Validator(schema).validate(document)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    """One fast-mode sandbox on 127.0.0.1 for the whole session (sellers keep tests apart)."""
+    server = SandboxServer(SandboxState(settings=Settings.fast_mode()))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def scenario(sandbox: SandboxServer) -> Scenario:
+    return Scenario(sandbox.url)
+
+
+@pytest.fixture
+def seller(scenario: Scenario) -> dict[str, Any]:
+    """A fresh seller in US and CA (its own buckets, tokens and orders)."""
+    return scenario.add_seller(["US", "CA"])
+
+
+@pytest.fixture
+def spapi(sandbox: SandboxServer, seller: dict[str, Any]) -> SpApiHttp:
+    return SpApiHttp(sandbox.url, seller)
