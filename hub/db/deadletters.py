@@ -69,3 +69,11 @@ def open_counts_by_reason(session: Session) -> dict[str, int]:
         .group_by(DeadLetter.reason)
     )
     return {reason: int(n) for reason, n in rows}
+
+
+def discard_dead_letter(session: Session, dead_letter_id: int, *, now: datetime) -> DeadLetter:
+    """Mark a dead letter handled without applying it."""
+    row = get_dead_letter(session, dead_letter_id)
+    row.status = "discarded"
+    row.resolved_at = now
+    return row

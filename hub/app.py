@@ -1,0 +1,90 @@
+"""The hub's FastAPI application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from hub import __doc__ as hub_doc
+from hub.api.deps import require_principal
+from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
+from hub.config import HubSettings
+from hub.db.engine import make_engine, make_sessionmaker
+from hub.db.stores import Conflict, HubDataError, NotFound
+from hub.metrics import Registry
+
+_LOGGER = logging.getLogger(__name__)
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+"""The only routes without authentication: probes that reveal nothing but a status word."""
+
+
+def create_app(
+    settings: HubSettings,
+    *,
+    engine: Engine | None = None,
+    worker: object | None = None,
+    registry: Registry | None = None,
+) -> FastAPI:
+    """Build the API. ``worker`` (an IngestWorker) is started and stopped with the app."""
+    engine = engine or make_engine(settings.effective_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()  # type: ignore[attr-defined]
+
+    app = FastAPI(
+        title="Acorn hub",
+        description=(hub_doc or "").strip(),
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.worker = worker
+    app.state.registry = registry or getattr(worker, "registry", None) or Registry()
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
+    for module in (stores, stock, sales, deadletters, catalog, tokens):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(system.public)
+    app.include_router(system.private)
+
+    @app.exception_handler(HubDataError)
+    async def _data_error(_request: Request, err: HubDataError) -> JSONResponse:
+        code = 404 if isinstance(err, NotFound) else 409 if isinstance(err, Conflict) else 422
+        return JSONResponse({"detail": str(err), "code": err.code}, status_code=code)
+
+    # The OpenAPI document must know the routes use a bearer token.
+    def _openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = _openapi  # type: ignore[method-assign]
+    return app
