@@ -393,6 +393,10 @@ def _plugin_classes() -> dict[str, type]:
 
         Config = AclConfig
 
+        def __init__(self, context: Any) -> None:
+            super().__init__(context)
+            self._acl = _acl_from(self.context.config)  # checked for every delivery
+
         async def topic_filtering(
             self,
             *,
@@ -402,7 +406,7 @@ def _plugin_classes() -> dict[str, type]:
         ) -> bool | None:
             if session is None or topic is None:
                 return False
-            acl = _acl_from(self.context.config)
+            acl = self._acl
             if action == Action.PUBLISH:
                 return acl.may_publish(session.username, topic)
             if action == Action.SUBSCRIBE:
@@ -449,7 +453,7 @@ def connect_protocol_level(packet: bytes) -> int | None:
 async def _read_first_packet(reader: asyncio.StreamReader) -> bytes | None:
     """Read one whole MQTT packet (fixed header + body); None on EOF, garbage or oversize."""
     first = await reader.read(1)
-    if not first:
+    if not first or first[0] >> 4 != _CONNECT:
         return None
     head = bytearray(first)
     length, shift = 0, 0

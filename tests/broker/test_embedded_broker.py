@@ -273,6 +273,9 @@ def test_embedded_broker_in_a_thread_with_users_in_memory(tmp_path: Path) -> Non
             pass
         # TCP probes (health checks, port waits) are closed quietly and do no harm
         socket.create_connection(("127.0.0.1", broker.port), timeout=1).close()
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as http:
+            http.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert http.recv(16) == b""  # not MQTT: closed without a reply
         with mqtt_client(info, "s-001", protocol=4) as again:
             assert again.connected
         port = broker.port
