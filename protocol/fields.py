@@ -115,14 +115,14 @@ UtcDatetime: TypeAlias = Annotated[
     datetime,
     BeforeValidator(_parse_datetime),
     AfterValidator(to_utc_millis),
-    PlainSerializer(format_utc, return_type=str, when_used="always"),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
 """An aware timestamp, normalised to UTC milliseconds, written as ``...T10:00:00.123Z``."""
 
 IsoDate: TypeAlias = Annotated[
     date,
     BeforeValidator(_parse_date),
-    PlainSerializer(date.isoformat, return_type=str, when_used="always"),
+    PlainSerializer(date.isoformat, return_type=str, when_used="json"),
 ]
 """A calendar date (business day), written as ``YYYY-MM-DD``."""
 
@@ -130,7 +130,7 @@ WireUUID: TypeAlias = Annotated[
     UUID,
     Strict(False),
     BeforeValidator(_uuid_text_or_uuid),
-    PlainSerializer(str, return_type=str, when_used="always"),
+    PlainSerializer(str, return_type=str, when_used="json"),
 ]
 """A UUID written in its canonical lowercase form."""
 

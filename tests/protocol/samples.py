@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -201,7 +201,11 @@ DOWN_SAMPLES: dict[str, dict[str, Any]] = {
 
 store_ids = st.from_regex(STORE_ID_PATTERN, fullmatch=True)
 
-_ZONES = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=45))]
+_ZONES: list[tzinfo] = [
+    UTC,
+    timezone(timedelta(hours=-5)),
+    timezone(timedelta(hours=5, minutes=45)),
+]
 _ZONES += [ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")]
 aware_datetimes = st.datetimes(
     min_value=datetime(2000, 1, 2),  # noqa: DTZ001  (bounds of st.datetimes are naive)
@@ -246,7 +250,7 @@ def valid_gtins(draw: st.DrawFn) -> str:
     return code
 
 
-sale_lines = st.builds(
+sale_lines: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     line_no=positive,
     sku=ids,
@@ -260,14 +264,14 @@ sale_lines = st.builds(
     tax_minor=minor,
     total_minor=minor,
 )
-tenders = st.builds(
+tenders: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     kind=st.sampled_from(["cash", "card", "other"]),
     amount_minor=minor,
     reference=st.none() | wire_text,
     change_minor=non_negative_minor,
 )
-sale_bodies = st.builds(
+sale_bodies: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     sale_id=st.uuids().map(str),
     receipt_no=ids,
@@ -283,7 +287,7 @@ sale_bodies = st.builds(
     tenders=st.lists(tenders, min_size=1, max_size=3),
     completed_at=aware_datetimes.map(lambda d: d.isoformat()),
 )
-stock_bodies = st.one_of(
+stock_bodies: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
     st.tuples(st.just("stock.received"), st.builds(dict, sku=ids, qty=positive)),
     st.tuples(
         st.just("stock.adjusted"),

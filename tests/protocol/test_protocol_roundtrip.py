@@ -211,3 +211,12 @@ def test_any_json_value_survives_as_an_unknown_body_field(value: Any) -> None:
     (result,) = _only_decoded(decode_event_batch(topics.up_events(STORE), encode(envelope)))
     assert result.envelope.body["x_new"] == value
     assert result.body.model_extra == {"x_new": value}
+
+
+def test_python_dumps_keep_native_types_and_json_dumps_give_wire_strings() -> None:
+    status = StatusMessage.model_validate(STATUS_BIRTH)
+    assert status.model_dump()["at"] == datetime(2026, 11, 27, 10, tzinfo=UTC)
+    assert status.model_dump(mode="json")["at"] == "2026-11-27T10:00:00.000Z"
+    order = OrderMessage.model_validate(DOWN_SAMPLES["orders"])
+    assert isinstance(order.model_dump()["id"], UUID)
+    assert order.model_dump(mode="json")["id"] == DOWN_SAMPLES["orders"]["id"]
