@@ -63,6 +63,7 @@ class HubMqtt:
         self._connected = threading.Event()
         self._failed: str | None = None
         self._refused = False
+        self._stopping = False
         self.protocol: int = 0
         self.shared = False
         self._lock = threading.Lock()
@@ -198,6 +199,8 @@ class HubMqtt:
         self._connected.clear()
         if not was:
             self._failed = self._failed or f"closed before CONNACK ({rc})"
+        elif self._stopping:
+            _LOGGER.info("disconnected from the broker")
         else:
             _LOGGER.warning("disconnected from the broker (%s); reconnecting", rc)
 
@@ -223,6 +226,16 @@ class HubMqtt:
             if d.qos > 0 and d.epoch == epoch:
                 client.ack(d.mid, d.qos)
 
+    def unsubscribe(self, timeout: float = 2.0) -> None:
+        """Stop new deliveries (before a clean stop drains what it has)."""
+        client = self._client
+        if client is None or not self.connected:
+            return
+        done = threading.Event()
+        client.on_unsubscribe = lambda *_args: done.set()
+        client.unsubscribe(self._topic_filter())
+        done.wait(timeout)
+
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
         """Queue a publish; False when paho refused it (not connected and not queued)."""
         client = self._client
@@ -233,18 +246,30 @@ class HubMqtt:
             info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or qos > 0
         )
 
-    def stop(self, *, final: tuple[str, bytes] | None = None) -> None:
-        """Publish ``final`` (the hub's own offline status), disconnect, stop the network thread."""
+    def stop(self, *, final: tuple[str, bytes] | None = None, end_session: bool = True) -> None:
+        """Publish ``final`` (the hub's own offline status), disconnect, stop the network thread.
+
+        A clean stop ends the MQTT 5 session (expiry 0): everything in hand is committed
+        and acknowledged, and a session left behind would keep taking its share of the
+        shared subscription for a worker that is gone. A crash keeps the session, so the
+        restarted worker gets its unacknowledged messages again.
+        """
         client = self._client
         if client is None:
             return
+        self._stopping = True
         if final is not None and self.connected:
             info = client.publish(final[0], final[1], qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError):
                 pass
-        client.disconnect()
+        if self.protocol == 5 and end_session:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+            client.disconnect(properties=props)
+        else:
+            client.disconnect()
         client.loop_stop()
         self._client = None
         self._connected.clear()

@@ -85,7 +85,8 @@ class IngestWorker:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the batch in hand, give up the lease, say offline, disconnect."""
+        """Unsubscribe, apply what is in hand, give up the lease, say offline, disconnect."""
+        self.mqtt.unsubscribe()
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
@@ -134,7 +135,8 @@ class IngestWorker:
         return batch
 
     def _batch_loop(self) -> None:
-        while not self._stop.is_set():
+        # On stop, keep going until the inbox is empty: those messages are not PUBACKed yet.
+        while not (self._stop.is_set() and self.mqtt.inbox.empty()):
             batch = self._next_batch()
             if not batch:
                 continue
