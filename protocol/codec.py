@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from protocol import PROTOCOL_VERSION
 from protocol.envelope import Envelope, validate_body
@@ -45,6 +46,13 @@ from protocol.topics import ParsedTopic, parse_topic
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 """Largest MQTT payload either side sends or accepts (256 KiB)."""
+
+MAX_JSON_DEPTH: Final = 64
+"""Deepest nesting of arrays and objects accepted (a batch of sales needs about 6).
+
+Without a limit a payload could decode but not encode again (pydantic stops
+serialising at about 250 levels), and the hub could not store what it received.
+"""
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -106,12 +114,17 @@ def _check_payload_size(payload: bytes) -> None:
 def encode(model: BaseModel | Sequence[BaseModel]) -> bytes:
     """Encode a model (or a list of models, as a JSON array) to compact UTF-8 JSON.
 
-    Raises PayloadTooLarge when the result is over MAX_PAYLOAD_BYTES.
+    Raises PayloadTooLarge when the result is over MAX_PAYLOAD_BYTES, and
+    ValidationFailed when a value cannot be written as JSON.
     """
-    if isinstance(model, BaseModel):
-        data = model.model_dump_json().encode("utf-8")
-    else:
-        data = b"[" + b",".join(item.model_dump_json().encode("utf-8") for item in model) + b"]"
+    try:
+        if isinstance(model, BaseModel):
+            data = model.model_dump_json().encode("utf-8")
+        else:
+            items = (item.model_dump_json().encode("utf-8") for item in model)
+            data = b"[" + b",".join(items) + b"]"
+    except PydanticSerializationError as err:
+        raise ValidationFailed("message", [f"cannot be written as JSON: {err}"]) from None
     _check_size(len(data), "encoded message")
     return data
 
@@ -149,7 +162,7 @@ def _load_json(payload: bytes) -> Any:
     except UnicodeDecodeError as err:
         raise DecodeError(f"payload is not UTF-8 (bad byte at offset {err.start})") from None
     try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+        data = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except DecodeError:
         raise
     except json.JSONDecodeError as err:
@@ -160,6 +173,21 @@ def _load_json(payload: bytes) -> Any:
         raise DecodeError("payload is not acceptable JSON: nested too deeply") from None
     except ValueError as err:  # e.g. an integer with more digits than Python accepts
         raise DecodeError(f"payload is not acceptable JSON: {err}") from None
+    if isinstance(data, dict | list):
+        _check_depth(data)
+    return data
+
+
+def _check_depth(data: Any) -> None:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_JSON_DEPTH:
+                    raise DecodeError(f"payload nests deeper than {MAX_JSON_DEPTH} levels")
+                stack.append((child, depth + 1))
 
 
 def _load_object(payload: bytes, what: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 
 from protocol import topics
 from protocol.codec import (
+    MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
     DecodedEvent,
     RejectedEvent,
@@ -75,6 +76,8 @@ def _batch(*items: Any) -> bytes:
         (b"42", "got number"),
         (b"null", "got null"),
         (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b"[" * 65 + b"]" * 65, "nests deeper than 64 levels"),
+        (b'[{"body": ' + b'{"a": ' * 64 + b"1" + b"}" * 65 + b"]", "deeper than 64"),
         (b"[" + b"9" * 5000 + b"]", "not acceptable JSON"),
     ],
 )
@@ -95,6 +98,27 @@ def test_invalid_json_raises_from_the_single_message_decoders(payload: bytes) ->
         decode_down(topics.down_ack(STORE), payload)
     with pytest.raises(DecodeError):
         decode_hub_status(payload)
+
+
+def test_nesting_up_to_the_limit_decodes_and_encodes_again() -> None:
+    deep: Any = 1
+    for _ in range(MAX_JSON_DEPTH - 3):  # batch array, envelope, body, then these
+        deep = [deep]
+    item = envelope_dict("stock.counted")
+    item["body"]["x_deep"] = deep
+    (result,) = decode_event_batch(EVENTS, _batch(item))
+    assert isinstance(result, DecodedEvent)
+    assert json.loads(encode(result.envelope))["body"]["x_deep"] == deep
+
+
+def test_encode_wraps_serialisation_failures() -> None:
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    envelope = new_envelope(STORE, 1, "stock.counted", {"sku": "A", "counted": 1})
+    envelope.body["x_deep"] = deep
+    with pytest.raises(ValidationFailed, match="cannot be written as JSON"):
+        encode(envelope)
 
 
 def test_payload_that_is_not_bytes_is_a_decode_error() -> None:
