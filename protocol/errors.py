@@ -13,10 +13,16 @@ inside a catalog message becomes a ``ValidationFailed`` entry naming the field.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 # How many field problems str(ValidationFailed) lists before "and N more".
 MAX_ERRORS_IN_MESSAGE: Final = 10
+
+
+def _rebuild(cls: type[ProtocolError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # Errors cross process boundaries (worker pools, log queues): keep them picklable
+    # even where __init__ takes data rather than the message.
+    return cls(*args, **kwargs)
 
 
 class ProtocolError(Exception):
@@ -28,6 +34,10 @@ class ProtocolError(Exception):
         super().__init__(message)
         if reason is not None:
             self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        own = {"reason": self.reason} if "reason" in vars(self) else {}
+        return (_rebuild, (type(self), (str(self),), own))
 
     @property
     def message(self) -> str:
@@ -50,6 +60,10 @@ class PayloadTooLarge(ProtocolError, ValueError):
         super().__init__(f"{what} is {size} bytes, over the {limit}-byte limit")
         self.size = size
         self.limit = limit
+        self.what = what
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.size, self.limit), {"what": self.what}))
 
 
 class ValidationFailed(ProtocolError, ValueError):
@@ -66,6 +80,9 @@ class ValidationFailed(ProtocolError, ValueError):
         super().__init__(f"invalid {what}: {shown}" if shown else f"invalid {what}")
         self.what = what
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.what, self.errors), {}))
+
 
 class UnknownMessageType(ProtocolError, ValueError):
     """The envelope names an event type this version of Acorn does not know."""
@@ -75,6 +92,9 @@ class UnknownMessageType(ProtocolError, ValueError):
     def __init__(self, message_type: str) -> None:
         super().__init__(f"unknown message type {message_type!r}")
         self.message_type = message_type
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.message_type,), {}))
 
 
 class UnsupportedVersion(ProtocolError, ValueError):
@@ -90,6 +110,9 @@ class UnsupportedVersion(ProtocolError, ValueError):
         self.version = version
         self.supported = supported
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.version, self.supported), {}))
+
 
 class StoreMismatch(ProtocolError, ValueError):
     """The store in the message body differs from the store in the topic."""
@@ -102,6 +125,9 @@ class StoreMismatch(ProtocolError, ValueError):
         )
         self.topic_store = topic_store
         self.body_store = body_store
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.topic_store, self.body_store), {}))
 
 
 class TopicError(ProtocolError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -517,3 +518,25 @@ def test_every_error_is_a_protocol_error_with_a_distinct_reason() -> None:
         assert issubclass(cls, ProtocolError)
         assert issubclass(cls, ValueError)
         assert cls.reason == reason
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DecodeError("payload is not JSON"),
+        PayloadTooLarge(300_000, MAX_PAYLOAD_BYTES),
+        ValidationFailed("envelope", ["seq: bad", "id: bad"]),
+        UnknownMessageType("x.y"),
+        UnsupportedVersion(2),
+        StoreMismatch("s-1", "s-2"),
+        TopicError("bad topic"),
+        ProtocolError("custom", reason="invalid_message"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_survive_pickling(error: ProtocolError) -> None:
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert again.reason == error.reason
+    assert vars(again) == vars(error)
