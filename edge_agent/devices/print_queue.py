@@ -149,6 +149,18 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _write_transaction() -> Any:
+    """Open a transaction that takes SQLite's write lock at BEGIN.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another writer got there first (the busy timeout
+    does not apply to that upgrade); BEGIN IMMEDIATE waits its turn instead.
+    """
+    if isinstance(database_proxy.obj, peewee.SqliteDatabase):
+        return database_proxy.atomic(lock_type="IMMEDIATE")
+    return database_proxy.atomic()
+
+
 def _info(row: PrintJob) -> JobInfo:
     return JobInfo(
         job_id=row.job_id,
@@ -222,18 +234,17 @@ class PrintQueue:
         language: str = "en",
     ) -> tuple[JobInfo, bool]:
         """Queue a job unless ``job_id`` is known; return (job, created); never waits."""
-        if (commands is None) == (raw is None):
-            raise PrintJobError("a print job needs either commands or raw bytes")
         if not job_id or len(job_id) > 200:
             raise PrintJobError("a print job id must have 1 to 200 characters")
-        if commands is not None:
+        if commands is not None and raw is None:
             payload_format, payload = "commands", commands_to_json(commands).encode("utf-8")
-        else:
-            assert raw is not None
+        elif raw is not None and commands is None:
             payload_format, payload = "raw", raw
+        else:
+            raise PrintJobError("a print job needs either commands or raw bytes")
         now = self._now()
         created = False
-        with database_proxy.atomic():
+        with _write_transaction():
             row = PrintJob.get_or_none(PrintJob.job_id == job_id)
             if row is None:
                 try:
@@ -423,9 +434,8 @@ class PrintQueue:
         """Do one step; return True when a job was finished (look again right away)."""
         now = self._now()
         job = self._next_job()
-        due = job is not None and job.next_attempt_at <= now
         poll_due = time.monotonic() - self._last_poll_mono >= self.status_poll_s
-        if not due:
+        if job is None or job.next_attempt_at > now:
             if poll_due:
                 was_ready = self._printer_status.ready
                 st = self._poll_status()
@@ -437,7 +447,6 @@ class PrintQueue:
                     return True
             self._check_alarm()
             return False
-        assert job is not None
         st = self._poll_status()
         usable = st.online if job.kind == DRAWER_KIND else st.ready
         if not usable:
@@ -504,8 +513,9 @@ class PrintQueue:
         recovered: DeviceAlarm | None = None
         with self._lock:
             previous = self._printer_status
+            first = self._checked_at is None
             self._checked_at = now
-            if st.state != previous.state or st.paper is not previous.paper:
+            if first or st.state != previous.state or st.paper is not previous.paper:
                 self._status_since = now
                 changed = True
             self._printer_status = st

@@ -322,8 +322,7 @@ class EscposRenderer:
                 return
             chunk = "".join(run)
             run.clear()
-            if kanji:
-                assert codec is not None
+            if kanji and codec is not None:
                 p._raw(KANJI_ON + self.profile.kanji_select + chunk.encode(codec) + KANJI_OFF)
             else:
                 p.text(chunk)

@@ -682,6 +682,9 @@ class _Page:
     def pair(
         self, left: str, right: str, *, bold: bool = False, double_height: bool = False
     ) -> None:
+        if not right.strip():
+            self.para(left, bold=bold, double_height=double_height)
+            return
         for part in two_columns(clean_text(left), clean_text(right), self.cols):
             self.line(part, bold=bold, double_height=double_height)
 
@@ -708,8 +711,12 @@ class _Page:
 
 
 def _code128_dots(data: str, module_width: int = 2) -> int:
-    """Width in dots of a CODE128 (code set B) symbol with quiet zones."""
-    modules = 11 * (len(data) + 2) + 13 + 20  # start + data + check, stop, 2 x 10 quiet zone
+    """Width in dots of a CODE128 (code set B) symbol.
+
+    The quiet zones are left out: the paper's unprintable margins (about 4 mm a
+    side on 80 mm paper) provide them for a centred symbol.
+    """
+    modules = 11 * (len(data) + 2) + 13  # start, data, check character; stop
     return modules * module_width
 
 
