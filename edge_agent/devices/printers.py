@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -56,13 +57,13 @@ class Printer(Protocol):
         """Return where the printer is, for logs and the status page."""
 
 
-def _query_dle_eot(device: Any) -> PrinterStatus:
+def _query_dle_eot(device: Any, read: Callable[[], bytes] | None = None) -> PrinterStatus:
     """Ask DLE EOT 1, 2 and 4 through an open python-escpos device and decode the answers."""
     answers: dict[int, int | None] = {}
     for n in (STATUS_PRINTER, STATUS_OFFLINE_CAUSE, STATUS_PAPER):
         device._raw(status_query(n))
         try:
-            reply = device._read()
+            reply = read() if read is not None else device._read()
         except TimeoutError:
             reply = b""
         answers[n] = reply[-1] if reply else None
@@ -211,7 +212,9 @@ class SerialPrinter:
             if not self.query_status:
                 return PrinterStatus(online=True, detail="status queries disabled")
             p.device.reset_input_buffer()
-            return _query_dle_eot(p)
+            # python-escpos reads 16 bytes, which on a serial port waits for the whole
+            # timeout; each answer is one byte.
+            return _query_dle_eot(p, read=lambda: p.device.read(1))
         except OSError as err:
             return PrinterStatus(online=False, detail=f"status query failed: {err}")
         finally:

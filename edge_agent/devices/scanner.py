@@ -60,8 +60,9 @@ def classify_scan(raw: str | bytes) -> tuple[ScanKind, str]:
     """Return (kind, code) for a scanned value or raise ScanRejected with a clear reason.
 
     GTIN-8/12/13/14 (and a GS1 element string starting with AI 01) become a
-    GTIN-14; letters-and-digits references of 3 to 64 characters (receipt and
-    order numbers) pass as they are; anything else is rejected.
+    GTIN-14; references of 3 to 64 letters, digits and ``. _ / : -`` that are not
+    all digits (receipt and order numbers) pass as they are; anything else is
+    rejected.
     """
     if isinstance(raw, bytes):
         try:
@@ -86,7 +87,9 @@ def classify_scan(raw: str | bytes) -> tuple[ScanKind, str]:
             return ScanKind.GTIN, normalize_gtin(text)
         except GtinError as err:
             raise ScanRejected(str(err)) from None
-    if _REFERENCE.match(text) and any(ch.isalpha() for ch in text):
+    if _REFERENCE.match(text):
+        # Not all digits (those were GTINs above): receipt numbers, order ids like
+        # 302-1234567-7654321, shelf labels.
         return ScanKind.REFERENCE, text
     shown = text if len(text) <= 32 else text[:29] + "..."
     raise ScanRejected(f"{shown!r} is neither a product barcode nor a receipt or order number")
