@@ -67,6 +67,8 @@ def import_csv(
     seen: dict[tuple[str, str], int] = {}
     gtin_owner: dict[str, str] = {}
     price_lists = {p.id: p.currency for p in session.scalars(select(PriceList))}
+    with_barcodes = "barcodes" in {c.strip().lower() for c in reader.fieldnames or []}
+    barcode_sets: dict[str, set[str]] = {}
     batch: list[tuple[int, CatalogRow]] = []
     for row_dict in reader:
         report.rows += 1
@@ -79,12 +81,17 @@ def import_csv(
         else:
             batch.append((line, parsed))
         if len(batch) >= CHUNK_ROWS:
-            _write_chunk(session, batch, version, now, report)
+            _write_chunk(session, batch, version, now, report, barcode_sets)
             batch = []
         if progress is not None and report.rows % 1000 == 0:
             progress(1000)
     if batch:
-        _write_chunk(session, batch, version, now, report)
+        _write_chunk(session, batch, version, now, report, barcode_sets)
+    if with_barcodes and barcode_sets:
+        # Barcodes are synced once for the whole file: a SKU's rows may be far apart.
+        before = _count_version(session, Product, version)
+        _sync_barcodes(session, barcode_sets, version, now)
+        report.changed_products += _count_version(session, Product, version) - before
     if progress is not None:
         progress(report.rows % 1000)
     for price_list_id, currency in price_lists.items():
@@ -137,17 +144,17 @@ def _write_chunk(
     version: int,
     now: datetime,
     report: ImportReport,
+    barcode_sets: dict[str, set[str]],
 ) -> None:
     rows = [r for _, r in lines]
     # Barcodes owned by another SKU in the database refuse the row.
     gtins = sorted({g for r in rows for g in r.barcodes})
     owners: dict[str, str] = {}
     for part in chunks(gtins, 1000):
-        owners.update(
-            session.execute(
-                select(Barcode.gtin, Barcode.sku).where(Barcode.gtin.in_(part))
-            ).tuples()
-        )
+        for gtin, sku in session.execute(
+            select(Barcode.gtin, Barcode.sku).where(Barcode.gtin.in_(part))
+        ):
+            owners[gtin] = sku
     good: list[CatalogRow] = []
     for line, row in lines:
         clash = [g for g in row.barcodes if owners.get(g, row.sku) != row.sku]
@@ -205,7 +212,8 @@ def _write_chunk(
             for r in products.values()
         ],
     )
-    _sync_barcodes(session, products, version, now)
+    for row in good:
+        barcode_sets.setdefault(row.sku, set()).update(row.barcodes)
     report.changed_products += _count_version(session, Product, version) - before
     pins = insert_for(session, Price)
     price_stmt = pins.on_conflict_do_update(
@@ -237,10 +245,10 @@ def _count_version(session: Session, model: type[Product] | type[Price], version
 
 
 def _sync_barcodes(
-    session: Session, products: dict[str, CatalogRow], version: int, now: datetime
+    session: Session, wanted_sets: dict[str, set[str]], version: int, now: datetime
 ) -> None:
-    """Make each product's barcodes exactly the row's list; a change bumps the product version."""
-    skus = sorted(products)
+    """Make each product's barcodes exactly the file's list; a change bumps its version."""
+    skus = sorted(wanted_sets)
     current: dict[str, set[str]] = {s: set() for s in skus}
     for part in chunks(skus, 1000):
         for gtin, sku in session.execute(
@@ -251,7 +259,7 @@ def _sync_barcodes(
     to_add: list[dict[str, str]] = []
     changed: list[str] = []
     for sku in skus:
-        wanted = set(products[sku].barcodes)
+        wanted = wanted_sets[sku]
         if wanted != current[sku]:
             changed.append(sku)
             to_delete.extend(current[sku] - wanted)

@@ -241,7 +241,13 @@ def sales_summary(session: Session, *, group_by: list[str], **filters: Any) -> l
         .order_by(*[SUMMARY_DIMENSIONS[d] for d in dims])
     )
     stmt = _sales_filters(stmt, **filters)
-    return [dict(row._mapping) for row in session.execute(stmt)]
+    out = []
+    for row in session.execute(stmt):
+        item = dict(row._mapping)
+        for key in ("units", "amount_minor", "tax_minor", "lines"):
+            item[key] = int(item[key] or 0)  # PostgreSQL sums bigints as numeric
+        out.append(item)
+    return out
 
 
 def dead_letters_page(
@@ -285,11 +291,12 @@ def product_detail(session: Session, sku: str) -> tuple[Product, list[str], dict
     barcodes = list(
         session.scalars(select(Barcode.gtin).where(Barcode.sku == sku).order_by(Barcode.gtin))
     )
-    prices = dict(
-        session.execute(
+    prices = {
+        pl: int(minor)
+        for pl, minor in session.execute(
             select(Price.price_list_id, Price.price_minor).where(Price.sku == sku)
-        ).tuples()
-    )
+        )
+    }
     return product, barcodes, prices
 
 

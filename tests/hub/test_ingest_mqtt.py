@@ -105,6 +105,8 @@ def test_events_are_applied_exactly_once_and_acked(
         assert s.scalar(select(DeadLetter.reason)) == "invalid_json"
     assert worker.metrics.duplicates.value() == 2
     assert worker.metrics.dead_letters.value(reason="invalid_json") == 1
+    text = worker.registry.render()
+    assert 'acorn_hub_ingest_events_applied_total{store="s-001"} 5' in text
 
 
 def test_a_gap_that_stays_open_asks_the_store_to_resend(
