@@ -13,7 +13,7 @@ per (SKU, price list): a SKU priced in two price lists takes two rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from protocol.errors import GtinError, MoneyError
@@ -70,7 +70,7 @@ class CatalogHeaderError(ValueError):
     """The CSV header lacks a required column."""
 
 
-def check_header(columns: list[str] | None) -> None:
+def check_header(columns: Sequence[str] | None) -> None:
     """Raise CatalogHeaderError unless every required column is present."""
     present = {c.strip().lower() for c in columns or []}
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
