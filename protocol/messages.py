@@ -57,7 +57,10 @@ class SaleLine(WireModel):
     unit_price_minor: int
     discount_minor: NonNegativeInt = 0
     tax_class: str
+    # Basis points (2000 = 20 %) for display; tax_rate_ppm is exact where a rate has
+    # fractions of a basis point (New York City's 8.875 % is 88,750 ppm, 887.5 bp).
     tax_rate_bp: int
+    tax_rate_ppm: int | None = None
     tax_minor: int
     total_minor: int
 
