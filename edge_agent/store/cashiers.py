@@ -24,9 +24,15 @@ CASHIER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 # argon2id with a modest memory cost: a PIN check must stay well under a
 # second on a small POS box, and the hash never leaves the box.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# A hash to verify against when the cashier id is unknown, so the reply takes
-# the same time whether or not the id exists.
-_DUMMY_HASH = _HASHER.hash("00000000")
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    # A hash to verify against when the cashier id is unknown, so the reply takes the
+    # same time whether or not the id exists (made on first use: hashing costs ~0.1 s).
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(_HASHER.hash("00000000"))
+    return _DUMMY_HASH[0]
 
 
 class Role(StrEnum):
@@ -115,7 +121,7 @@ class CashierRepository:
         """Return the cashier if the PIN matches (and the role, when asked); AuthError otherwise."""
         row = Cashier.get_or_none(Cashier.id == cashier_id)
         try:
-            _HASHER.verify(row.pin_hash if row is not None else _DUMMY_HASH, pin)
+            _HASHER.verify(row.pin_hash if row is not None else _dummy_hash(), pin)
         except (VerificationError, InvalidHashError):
             raise AuthError("cashier id or PIN not recognised") from None
         if row is None or not row.active:
