@@ -41,7 +41,8 @@ class SpApiError(AmazonChannelError):
         return self.status == 429 or self.status >= 500
 
     def __str__(self) -> str:
-        text = f"{self.operation or 'SP-API'}: HTTP {self.status} {self.code}: {self.args[0]}"
+        code = f" {self.code}" if self.code else ""
+        text = f"{self.operation or 'SP-API'}: HTTP {self.status}{code}: {self.args[0]}"
         if self.details:
             text += f" ({self.details})"
         if self.request_id:
@@ -84,3 +85,7 @@ class AuthError(AmazonChannelError):
 
 class RefreshTokenRevokedError(AuthError):
     """LWA answered invalid_grant: the seller must authorize the application again."""
+
+
+class LwaUnavailableError(AuthError):
+    """The LWA endpoint failed transiently (5xx, 429, network); a later attempt may succeed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +13,15 @@ import httpx
 import jsonschema
 import pytest
 
+from hub.channels.amazon.account import LwaCredentials, SellerAccount
+from hub.channels.amazon.client import RetryPolicy, SpApiClient
+from hub.channels.amazon.marketplaces import marketplace
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
 from hub.channels.amazon.sandbox import spec as model_spec
+from hub.channels.amazon.state import SqliteChannelStore
+
+# Short, bounded retries: the sandbox answers in milliseconds.
+FAST_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.02, max_delay_s=0.3)
 
 
 class Scenario:
@@ -153,3 +160,57 @@ def seller(scenario: Scenario) -> dict[str, Any]:
 @pytest.fixture
 def spapi(sandbox: SandboxServer, seller: dict[str, Any]) -> SpApiHttp:
     return SpApiHttp(sandbox.url, seller)
+
+
+def account_for(
+    sandbox: SandboxServer, seller: dict[str, Any], *, orders_api: str = "v0", name: str = ""
+) -> SellerAccount:
+    """A SellerAccount pointed at the sandbox's regional endpoint and LWA URL."""
+    mids = tuple(seller["marketplace_ids"])
+    region = marketplace(mids[0]).region
+    return SellerAccount(
+        name=name or f"amazon-{seller['seller_id'].lower()}",
+        seller_id=seller["seller_id"],
+        region=region,
+        marketplace_ids=tuple(m for m in mids if marketplace(m).region == region),
+        credentials=LwaCredentials(
+            seller["client_id"], seller["client_secret"], seller["refresh_token"]
+        ),
+        endpoint_url=f"{sandbox.url}/{region.value.lower()}",
+        lwa_token_url=sandbox.token_url,
+        orders_api=orders_api,
+    )
+
+
+ClientFactory = Callable[..., SpApiClient]
+
+
+@pytest.fixture
+def make_client(sandbox: SandboxServer) -> Iterator[ClientFactory]:
+    """Build SP-API clients for sandbox sellers; closed after the test."""
+    made: list[SpApiClient] = []
+
+    def build(
+        seller: dict[str, Any],
+        *,
+        orders_api: str = "v0",
+        retry: RetryPolicy = FAST_RETRY,
+        **kwargs: Any,
+    ) -> SpApiClient:
+        client = SpApiClient(
+            account_for(sandbox, seller, orders_api=orders_api), retry=retry, **kwargs
+        )
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def channel_store(tmp_path: Any) -> Iterator[SqliteChannelStore]:
+    """A SQLite channel state store in a file of the test's temporary directory."""
+    store = SqliteChannelStore(tmp_path / "channel.sqlite")
+    yield store
+    store.close()

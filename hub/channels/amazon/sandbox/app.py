@@ -42,6 +42,7 @@ from hub.channels.amazon.sandbox.state import (
     Settings,
     invalid_input,
     iso,
+    parse_iso,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -650,16 +651,19 @@ def _add_scenario_routes(app: FastAPI, state: SandboxState, now: Callable[[], da
 
     @route("POST", "/orders/{order_id}/status")
     async def order_status(order_id: str, request: Request) -> dict[str, Any]:
-        """Move an order to another status."""
+        """Move an order to another status (``at``: backdate the update)."""
         spec_ = await body_of(request)
+        at = parse_iso(spec_["at"], "at") if spec_.get("at") else None
         return orders_api.render_v0(
-            orders_api.set_status(state, order_id, str(spec_.get("status")), now())
+            orders_api.set_status(state, order_id, str(spec_.get("status")), now(), at)
         )
 
     @route("POST", "/orders/{order_id}/cancel")
-    async def cancel_order(order_id: str) -> dict[str, Any]:
-        """The buyer (or Amazon) cancels an order."""
-        return orders_api.render_v0(orders_api.set_status(state, order_id, "Canceled", now()))
+    async def cancel_order(order_id: str, request: Request) -> dict[str, Any]:
+        """The buyer (or Amazon) cancels an order (``at``: backdate the update)."""
+        spec_ = await body_of(request)
+        at = parse_iso(spec_["at"], "at") if spec_.get("at") else None
+        return orders_api.render_v0(orders_api.set_status(state, order_id, "Canceled", now(), at))
 
     @route("GET", "/sellers/{seller_id}/shipments")
     async def shipments(seller_id: str) -> dict[str, Any]:

@@ -373,7 +373,7 @@ def document_url(state: SandboxState, doc: Document, base_url: str) -> str:
     """A presigned URL of the document (valid until ``doc.expires_at``)."""
     expires = str(int(doc.expires_at.timestamp()))
     signature = _signature(state, doc.document_id, expires)
-    return f"{base_url}/_s3/{doc.document_id}?X-Amz-Expires={expires}&X-Amz-Signature={signature}"
+    return f"{base_url}/_s3/{doc.document_id}?Expires={expires}&X-Amz-Signature={signature}"
 
 
 def check_presigned(
@@ -381,7 +381,7 @@ def check_presigned(
 ) -> Document:
     """The document behind a presigned URL; raises PermissionError like S3's 403 answers."""
     doc = state.documents.get(document_id)
-    expires = query.get("X-Amz-Expires", "")
+    expires = query.get("Expires", "")
     if doc is None or not hmac.compare_digest(
         query.get("X-Amz-Signature", ""), _signature(state, document_id, expires)
     ):

@@ -150,8 +150,14 @@ def create_order(state: SandboxState, seller: Seller, spec: dict[str, Any], now:
     return order
 
 
-def set_status(state: SandboxState, order_id: str, status: str, now: datetime) -> Order:
-    """Move an order to another status (a scenario step: payment cleared, buyer cancelled)."""
+def set_status(
+    state: SandboxState, order_id: str, status: str, now: datetime, at: datetime | None = None
+) -> Order:
+    """Move an order to another status (a scenario step: payment cleared, buyer cancelled).
+
+    ``at`` backdates the update (LastUpdateDate), as Amazon stamps updates that become
+    visible late; it never moves LastUpdateDate backwards.
+    """
     order = state.orders.get(order_id)
     if order is None:
         raise not_found(f"order {order_id} not found")
@@ -160,7 +166,8 @@ def set_status(state: SandboxState, order_id: str, status: str, now: datetime) -
     if status == "Canceled" and order.status in ("Shipped", "PartiallyShipped"):
         raise invalid_input(f"order {order_id} is {order.status} and cannot be cancelled")
     order.status = status
-    order.last_update_date = max(now.replace(microsecond=0), order.last_update_date)
+    stamp = (at or now).replace(microsecond=0)
+    order.last_update_date = max(stamp, order.last_update_date)
     state.dirty = True
     return order
 
