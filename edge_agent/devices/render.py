@@ -105,6 +105,7 @@ class GlyphFonts:
         fonts.append(_builtin_font(size))
         self.fonts = fonts
         self._choice: dict[str, FontLike | None] = {}
+        self._tiles: dict[tuple[str, bool, int, int], tuple[Image.Image, bool]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -117,6 +118,37 @@ class GlyphFonts:
         except (UnicodeError, ValueError, OSError):
             return False
         return not (mask.size == probe.size and bytes(mask) == bytes(probe))
+
+    def tile(self, ch: str, *, bold: bool, slot_w: int, cell_h: int) -> tuple[Image.Image, bool]:
+        """Return the drawn glyph for one cell (cached) and whether it had to be '?'."""
+        key = (ch, bold, slot_w, cell_h)
+        with self._lock:
+            hit = self._tiles.get(key)
+        if hit is not None:
+            return hit
+        font = self.font_for(ch)
+        glyph = ch
+        missing = font is None
+        if font is None:
+            glyph = _FALLBACK_CHAR
+            font = self.font_for(_FALLBACK_CHAR) or self.fonts[-1]
+        advance = max(1, int(round(font.getlength(glyph))))
+        tile = Image.new("L", (advance + 2, cell_h), 255)
+        ImageDraw.Draw(tile).text(
+            (1, int(cell_h * 0.8)),
+            glyph,
+            font=font,
+            fill=0,
+            anchor="ls",
+            stroke_width=1 if bold else 0,
+            stroke_fill=0,
+        )
+        if tile.width > slot_w:
+            tile = tile.resize((slot_w, cell_h))
+        with self._lock:
+            if len(self._tiles) < 4096:
+                self._tiles[key] = (tile, missing)
+        return tile, missing
 
     def font_for(self, ch: str) -> FontLike | None:
         """Return the font that draws ``ch``, or None when no font has it."""
@@ -160,29 +192,12 @@ def draw_text_line(
     canvas = Image.new("L", (max(line_w, 1), cell_h), 255)
     missing: set[str] = set()
     x = 0
-    baseline = int(cell_h * 0.8)
     for ch, w in cells:
         slot_w = w * cell_w
         if ch != " ":
-            font = fonts.font_for(ch)
-            glyph = ch
-            if font is None:
+            tile, lost = fonts.tile(ch, bold=bold, slot_w=slot_w, cell_h=cell_h)
+            if lost:
                 missing.add(ch)
-                glyph = _FALLBACK_CHAR
-                font = fonts.font_for(_FALLBACK_CHAR) or fonts.fonts[-1]
-            advance = max(1, int(round(font.getlength(glyph))))
-            tile = Image.new("L", (advance + 2, cell_h), 255)
-            ImageDraw.Draw(tile).text(
-                (1, baseline),
-                glyph,
-                font=font,
-                fill=0,
-                anchor="ls",
-                stroke_width=1 if bold else 0,
-                stroke_fill=0,
-            )
-            if tile.width > slot_w:
-                tile = tile.resize((slot_w, cell_h))
             canvas.paste(tile, (x + (slot_w - tile.width) // 2, 0))
         x += slot_w
     if underline and line_w:

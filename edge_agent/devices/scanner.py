@@ -409,7 +409,7 @@ class SerialScannerReader:
             )
             status = self._status
         if changed:
-            log = _LOGGER.info if connected else _LOGGER.warning
+            log = _LOGGER.info if connected or self._stop.is_set() else _LOGGER.warning
             log("scanner %s %s: %s", self.url, "connected" if connected else "disconnected", detail)
             if self._on_status is not None:
                 try:

@@ -232,6 +232,8 @@ class LayoutProfile:
 
     def can_print(self, text: str) -> bool:
         """Return True if every character of the line prints natively."""
+        if text.isascii() and text.isprintable():
+            return True
         return all(self.can_print_char(ch) for ch in text)
 
 
@@ -240,6 +242,8 @@ class LayoutProfile:
 
 def clean_text(text: str) -> str:
     """Normalise to NFC and turn control characters into spaces, so one field is one line."""
+    if text.isascii() and text.isprintable():
+        return text
     text = unicodedata.normalize("NFC", text)
     return "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
@@ -255,6 +259,8 @@ def char_width(ch: str) -> int:
 
 def text_width(text: str) -> int:
     """Return the printed width of a string in columns."""
+    if text.isascii():
+        return len(text)
     return sum(char_width(ch) for ch in text)
 
 
