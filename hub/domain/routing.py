@@ -676,6 +676,8 @@ def _evaluate_rule(
     elif not eligible:
         result = RuleResult.NO_FILL
         note = "no eligible location" + _reason_counts(filtered)
+        if rule.on_no_fill is NoFillAction.SPLIT and not allow_split:
+            note += "; the order may not be split"
     elif may_split:
         chosen, missing = _split(eligible, demand, ranker, safety=safety)
         limit = rule.max_shipments
@@ -757,7 +759,8 @@ def _reason_counts(filtered: Sequence[tuple[_Cand, list[Reason]]]) -> str:
     if not filtered:
         return " (no candidates)"
     counts = Counter(reasons[0].code.value for _, reasons in filtered)
-    return " (" + ", ".join(f"{n} {code}" for code, n in counts.most_common()) + ")"
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # not candidate order
+    return " (" + ", ".join(f"{n} {code}" for code, n in ordered) + ")"
 
 
 def _reports(

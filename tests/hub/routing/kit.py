@@ -8,6 +8,7 @@ from typing import Any
 from hub.domain.routing import (
     LocationKind,
     LocationState,
+    OrderLine,
     OrderToRoute,
     RoutingRules,
     ShipTo,
@@ -53,7 +54,7 @@ def order(
     return OrderToRoute(
         order_id=order_id,
         channel=channel,
-        lines=tuple(lines),  # type: ignore[arg-type]
+        lines=tuple(OrderLine(s, q) for s, q in lines),
         ship_to=ship_to or ShipTo("GB", "WC2N 5DU", HOME_LAT, HOME_LON),
         value=Money(value_minor, currency),
         risk_flags=risk_flags,
