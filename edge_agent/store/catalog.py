@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import peewee
 
 from edge_agent.domain.sale import CatalogItem
-from edge_agent.store.db import write_transaction
+from edge_agent.store.db import execute, write_transaction
 from edge_agent.store.errors import UnknownBarcode, UnknownProduct
 from edge_agent.store.models import Barcode, MetaEntry, Product, Stock
 from protocol.gtin import normalize_gtin
@@ -103,7 +103,8 @@ class CatalogRepository:
         if not text:
             return []
         pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._db.execute_sql(
+        rows = execute(
+            self._db,
             "SELECT sku FROM product WHERE active = 1 AND (sku = ? OR name LIKE ? ESCAPE '\\' "
             "OR name LIKE ? ESCAPE '\\') "
             "ORDER BY (sku = ?) DESC, (name LIKE ? ESCAPE '\\') DESC, name LIMIT ?",
@@ -189,7 +190,10 @@ class CatalogRepository:
         """
         upserted = skipped = deactivated = 0
         with write_transaction(self._db):
-            current = dict(Product.select(Product.sku, Product.catalog_version).tuples())
+            current: dict[str, int] = {
+                row.sku: row.catalog_version
+                for row in Product.select(Product.sku, Product.catalog_version)
+            }
             for item in message.products:
                 if current.get(item.sku, -1) >= message.version:
                     skipped += 1

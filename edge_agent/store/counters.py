@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import peewee
 
+from edge_agent.store.db import execute
 from edge_agent.store.errors import StoreError
 
 
@@ -33,7 +34,8 @@ def require_transaction(db: peewee.Database) -> None:
 def next_value(db: peewee.Database, name: CounterName) -> int:
     """Increment a counter and return its new value (1 for the first)."""
     require_transaction(db)
-    row = db.execute_sql(
+    row = execute(
+        db,
         "INSERT INTO counter (name, value) VALUES (?, 1) "
         "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
         (str(name),),
@@ -43,13 +45,14 @@ def next_value(db: peewee.Database, name: CounterName) -> int:
 
 def read_value(db: peewee.Database, name: CounterName) -> int:
     """Return a counter's value (0 when it never moved)."""
-    row = db.execute_sql("SELECT value FROM counter WHERE name = ?", (str(name),)).fetchone()
+    row = execute(db, "SELECT value FROM counter WHERE name = ?", (str(name),)).fetchone()
     return 0 if row is None else int(row[0])
 
 
 def raise_to(db: peewee.Database, name: CounterName, value: int) -> int:
     """Set a counter to ``value`` if that is higher; return the resulting value."""
-    row = db.execute_sql(
+    row = execute(
+        db,
         "INSERT INTO counter (name, value) VALUES (?, ?) "
         "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value) RETURNING value",
         (str(name), value),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -89,6 +90,12 @@ def _classify(err: BaseException) -> StoreUnavailable | None:
             )
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def execute(db: peewee.Database, statement: str, params: Sequence[Any] = ()) -> Any:
+    """Run one SQL statement on this thread's connection and return the cursor."""
+    run: Callable[..., Any] = db.execute_sql
+    return run(statement, params)
 
 
 @contextmanager

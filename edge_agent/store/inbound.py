@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import peewee
 
-from edge_agent.store.db import write_transaction
+from edge_agent.store.db import execute, write_transaction
 from edge_agent.store.models import DeadLetter, InboundMessage, to_utc_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,12 +43,13 @@ class InboundRepository:
 
     def mark_applied(self, message_id: str, topic: str, kind: str) -> bool:
         """Record an applied id inside the caller's transaction; False if it was already there."""
-        cursor = self._db.execute_sql(
+        cursor = execute(
+            self._db,
             "INSERT OR IGNORE INTO inbound_message (id, topic, kind, received_at) "
             "VALUES (?, ?, ?, ?)",
             (message_id, topic, kind, to_utc_text(datetime.now(UTC))),
         )
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
     def dead_letter(self, topic: str, payload: bytes, reason: str, detail: str) -> int:
         """Keep a message that could not be applied; return the dead letter's id."""

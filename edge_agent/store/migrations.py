@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import peewee
 
+from edge_agent.store.db import execute
 from edge_agent.store.errors import SchemaTooNew
 from edge_agent.store.models import to_utc_text
 
@@ -203,15 +204,16 @@ def current_version(db: peewee.SqliteDatabase) -> int:
     """Return the highest applied migration (0 for a new, empty file)."""
     if "schema_version" not in db.get_tables():
         return 0
-    row = db.execute_sql("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    row = execute(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
     return int(row[0])
 
 
 def migrate(db: peewee.SqliteDatabase, *, target: int = LATEST_VERSION) -> list[int]:
     """Apply every migration above the file's version up to ``target``; return those applied."""
-    db.execute_sql(
+    execute(
+        db,
         "CREATE TABLE IF NOT EXISTS schema_version ("
-        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     found = current_version(db)
     if found > LATEST_VERSION:
@@ -225,8 +227,9 @@ def migrate(db: peewee.SqliteDatabase, *, target: int = LATEST_VERSION) -> list[
             if current_version(db) >= migration.version:
                 continue
             for statement in migration.statements:
-                db.execute_sql(statement)
-            db.execute_sql(
+                execute(db, statement)
+            execute(
+                db,
                 "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, to_utc_text(datetime.now(UTC))),
             )

@@ -16,7 +16,7 @@ import peewee
 from pydantic import BaseModel
 
 from edge_agent.store.counters import CounterName, next_value, raise_to, read_value
-from edge_agent.store.db import write_transaction
+from edge_agent.store.db import execute, write_transaction
 from edge_agent.store.models import OutboxEvent, from_utc_text
 from protocol.codec import MAX_PAYLOAD_BYTES, encode
 from protocol.envelope import Envelope, new_envelope
@@ -86,15 +86,14 @@ class Outbox:
             .where(OutboxEvent.seq > after_seq)
             .order_by(OutboxEvent.seq)
             .limit(limit)
-            .tuples()
         )
         batch: list[PendingEvent] = []
         size = 2  # the brackets of the JSON array
-        for seq, text in rows:
-            payload = text.encode("utf-8")
+        for row in rows:
+            payload = str(row.envelope).encode("utf-8")
             if batch and size + len(payload) + 1 > max_bytes:
                 break
-            batch.append(PendingEvent(seq, payload))
+            batch.append(PendingEvent(int(row.seq), payload))
             size += len(payload) + 1
         return batch
 
@@ -122,7 +121,7 @@ class Outbox:
 
     def stats(self, *, now: datetime | None = None) -> OutboxStats:
         """Return depth, age of the oldest unsynced event, last seq and acked seq."""
-        row = self._db.execute_sql("SELECT COUNT(*), MIN(created_at) FROM outbox").fetchone()
+        row = execute(self._db, "SELECT COUNT(*), MIN(created_at) FROM outbox").fetchone()
         depth = int(row[0])
         age: float | None = None
         if row[1] is not None:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 from uuid import UUID
 
 import peewee
@@ -90,7 +91,11 @@ def return_completed_body(ret: CompletedReturn) -> wire.ReturnCompleted:
         ],
         refund_total_minor=ret.refund_total.amount_minor,
         tenders=[
-            wire.Tender(kind=str(t.kind), amount_minor=t.amount.amount_minor, reference=t.reference)
+            wire.Tender(
+                kind=cast(wire.TenderKind, str(t.kind)),
+                amount_minor=t.amount.amount_minor,
+                reference=t.reference,
+            )
             for t in ret.tenders
         ],
         tax_minor=ret.tax.amount_minor,

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -119,7 +119,7 @@ def sale_completed_body(sale: CompletedSale) -> wire.SaleCompleted:
         lines=[_wire_line(line) for line in sale.lines],
         discounts=[
             wire.Discount(
-                kind=str(applied.kind),
+                kind=cast(Literal["percent", "amount"], str(applied.kind)),
                 value=applied.value,
                 reason=applied.reason,
                 amount_minor=applied.amount.amount_minor,
@@ -133,7 +133,7 @@ def sale_completed_body(sale: CompletedSale) -> wire.SaleCompleted:
         total_minor=sale.total.amount_minor,
         tenders=[
             wire.Tender(
-                kind=str(t.kind),
+                kind=cast(wire.TenderKind, str(t.kind)),
                 amount_minor=t.amount.amount_minor,
                 reference=t.reference,
                 change_minor=t.change.amount_minor,
@@ -325,8 +325,8 @@ class SalesRepository:
         return [decode_document(r.document, VoidRecord) for r in rows.order_by(SaleVoid.voided_at)]
 
     def _on_hand(self, skus: set[str]) -> dict[str, int]:
-        rows = Stock.select(Stock.sku, Stock.on_hand).where(Stock.sku.in_(sorted(skus))).tuples()
-        return dict(rows)
+        rows = Stock.select(Stock.sku, Stock.on_hand).where(Stock.sku.in_(sorted(skus)))
+        return {str(row.sku): int(row.on_hand) for row in rows}
 
     def _insert_sale(self, sale: CompletedSale, body: wire.SaleCompleted) -> Sale:
         row = Sale.create(

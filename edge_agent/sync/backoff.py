@@ -20,7 +20,7 @@ class Backoff:
 
     def ceiling(self) -> float:
         """Return the upper bound of the next delay."""
-        return min(self.max_s, self.initial_s * (2 ** min(self.attempts, 30)))
+        return min(self.max_s, self.initial_s * float(1 << min(self.attempts, 30)))
 
     def next_delay(self) -> float:
         """Return the next delay in seconds and count the attempt."""

@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -292,14 +293,14 @@ class SyncService:
         client_id = self._broker.client_id or f"acorn-edge-{self.store_id}"
         if protocol is MqttVersion.V5:
             client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2,
+                CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 protocol=mqtt.MQTTv5,
                 manual_ack=True,
             )
         else:
             client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2,
+                CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 clean_session=False,
                 protocol=mqtt.MQTTv311,
@@ -335,7 +336,8 @@ class SyncService:
         self._message = f"connecting to {self._broker.host}:{self._broker.port} (MQTT {protocol})"
         try:
             if protocol is MqttVersion.V5:
-                props = Properties(PacketTypes.CONNECT)
+                make_properties: Callable[[int], Any] = Properties
+                props = make_properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = self._broker.session_expiry_s
                 client.connect(
                     self._broker.host,
@@ -362,7 +364,8 @@ class SyncService:
         if not conn.closed:
             client.disconnect()
             self._close_socket(client)
-        return self._connect_failed(conn)
+        self._connect_failed(conn)
+        return None
 
     def _connect_failed(self, conn: _Connection) -> None:
         reason = conn.connack
