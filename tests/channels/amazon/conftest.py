@@ -20,6 +20,9 @@ from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
 from hub.channels.amazon.sandbox import spec as model_spec
 from hub.channels.amazon.state import SqliteChannelStore
 
+# freezegun must not freeze the sandbox's event loop (it runs in a thread of this process).
+FREEZE_IGNORE = ["asyncio", "uvicorn", "starlette", "fastapi", "anyio", "h11", "httpx", "httpcore"]
+
 # Short, bounded retries: the sandbox answers in milliseconds.
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.02, max_delay_s=0.3)
 
@@ -138,15 +141,19 @@ def validate_json_schema(file_name: str, document: Any) -> None:
     jsonschema.Draft7Validator(schema).validate(document)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
-    """One fast-mode sandbox on 127.0.0.1 for the whole session (sellers keep tests apart)."""
+    """A fast-mode sandbox on 127.0.0.1 per test module (sellers keep tests apart).
+
+    Module scope: the server thread is gone before other packages' tests run, so their
+    freezegun cannot stall its event loop.
+    """
     server = SandboxServer(SandboxState(settings=Settings.fast_mode()))
     with server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def scenario(sandbox: SandboxServer) -> Scenario:
     return Scenario(sandbox.url)
 
