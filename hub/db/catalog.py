@@ -30,7 +30,7 @@ from hub.domain.catalog import (
 )
 from protocol.messages import CatalogMessage, CatalogProduct
 
-CHUNK_ROWS = 2000
+CHUNK_ROWS = 5000
 SNAPSHOT_PART_PRODUCTS = 500
 """Products per catalog message: keeps each payload far below the protocol's size limit."""
 
@@ -91,7 +91,8 @@ def import_csv(
         # Barcodes are synced once for the whole file: a SKU's rows may be far apart.
         before = _count_version(session, Product, version)
         _sync_barcodes(session, barcode_sets, version, now)
-        report.changed_products += _count_version(session, Product, version) - before
+        report.changed_products = _count_version(session, Product, version)
+        report.changed_products = max(report.changed_products, before)
     if progress is not None:
         progress(report.rows % 1000)
     for price_list_id, currency in price_lists.items():
@@ -178,63 +179,57 @@ def _write_chunk(
     products: dict[str, CatalogRow] = {}
     for row in good:
         products[row.sku] = row
-    ins = insert_for(session, Product)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[Product.sku],
-        set_={
-            "name": ins.excluded.name,
-            "tax_class": ins.excluded.tax_class,
-            "cost_minor": ins.excluded.cost_minor,
-            "active": ins.excluded.active,
-            "version": ins.excluded.version,
-            "updated_at": ins.excluded.updated_at,
-        },
-        where=or_(
-            Product.name != ins.excluded.name,
-            Product.tax_class != ins.excluded.tax_class,
-            Product.cost_minor.is_distinct_from(ins.excluded.cost_minor),
-            Product.active != ins.excluded.active,
-        ),
-    )
-    before = _count_version(session, Product, version)
-    session.execute(
-        stmt,
-        [
-            {
-                "sku": r.sku,
-                "name": r.name,
-                "tax_class": r.tax_class,
-                "cost_minor": r.cost_minor,
-                "active": r.active,
-                "version": version,
-                "updated_at": now,
-            }
-            for r in products.values()
-        ],
-    )
+    product_rows = [
+        {
+            "sku": r.sku,
+            "name": r.name,
+            "tax_class": r.tax_class,
+            "cost_minor": r.cost_minor,
+            "active": r.active,
+            "version": version,
+            "updated_at": now,
+        }
+        for r in products.values()
+    ]
+    if product_rows:
+        ins = insert_for(session, Product.__table__)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[Product.sku],
+            set_={
+                "name": ins.excluded.name,
+                "tax_class": ins.excluded.tax_class,
+                "cost_minor": ins.excluded.cost_minor,
+                "active": ins.excluded.active,
+                "version": ins.excluded.version,
+                "updated_at": ins.excluded.updated_at,
+            },
+            where=or_(
+                Product.name != ins.excluded.name,
+                Product.tax_class != ins.excluded.tax_class,
+                Product.cost_minor.is_distinct_from(ins.excluded.cost_minor),
+                Product.active != ins.excluded.active,
+            ),
+        ).returning(Product.sku)
+        report.changed_products += len(session.execute(stmt, product_rows).all())
     for row in good:
         barcode_sets.setdefault(row.sku, set()).update(row.barcodes)
-    report.changed_products += _count_version(session, Product, version) - before
-    pins = insert_for(session, Price)
-    price_stmt = pins.on_conflict_do_update(
-        index_elements=[Price.price_list_id, Price.sku],
-        set_={"price_minor": pins.excluded.price_minor, "version": pins.excluded.version},
-        where=Price.price_minor != pins.excluded.price_minor,
-    )
-    before = _count_version(session, Price, version)
-    session.execute(
-        price_stmt,
-        [
-            {
-                "price_list_id": r.price_list,
-                "sku": r.sku,
-                "price_minor": r.price_minor,
-                "version": version,
-            }
-            for r in good
-        ],
-    )
-    report.changed_prices += _count_version(session, Price, version) - before
+    price_rows = [
+        {
+            "price_list_id": r.price_list,
+            "sku": r.sku,
+            "price_minor": r.price_minor,
+            "version": version,
+        }
+        for r in good
+    ]
+    if price_rows:
+        pins = insert_for(session, Price.__table__)
+        price_stmt = pins.on_conflict_do_update(
+            index_elements=[Price.price_list_id, Price.sku],
+            set_={"price_minor": pins.excluded.price_minor, "version": pins.excluded.version},
+            where=Price.price_minor != pins.excluded.price_minor,
+        ).returning(Price.sku)
+        report.changed_prices += len(session.execute(price_stmt, price_rows).all())
     report.imported += len(good)
 
 
@@ -267,7 +262,7 @@ def _sync_barcodes(
     for part in chunks(sorted(to_delete), 1000):
         session.execute(delete(Barcode).where(Barcode.gtin.in_(part)))
     if to_add:
-        session.execute(insert_for(session, Barcode), to_add)
+        session.execute(insert_for(session, Barcode.__table__), to_add)
     for part in chunks(changed, 1000):
         session.execute(
             update(Product)
