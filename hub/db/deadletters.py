@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.db.models import DeadLetter
@@ -33,7 +33,7 @@ def add_dead_letters(session: Session, letters: list[DeadLetterIn], *, now: date
     if not letters:
         return
     session.execute(
-        insert(DeadLetter),
+        DeadLetter.__table__.insert(),
         [
             {
                 "received_at": now,

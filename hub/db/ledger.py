@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from hub.db.models import StockLevel, StockMovement
@@ -64,47 +64,72 @@ class LedgerWriter:
         self._movements: list[dict[str, object]] = []
 
     def load(self, keys: Iterable[Key]) -> None:
-        """Create missing rows and lock every (location, SKU) in ``keys``, in key order."""
+        """Lock every (location, SKU) in ``keys`` in key order, creating the missing rows."""
         wanted = sorted(set(keys) - self._positions.keys())
         if not wanted:
             return
-        ins = insert_for(self._session, StockLevel).on_conflict_do_nothing()
-        for part in chunks(wanted, 500):
-            self._session.execute(
-                ins,
-                [
-                    {
-                        "location_id": loc,
-                        "sku": sku,
-                        "deltas_since_count": 0,
-                        "on_hand": 0,
-                        "reserved": 0,
-                        "safety_stock": 0,
-                        "updated_at": self._now,
-                    }
-                    for loc, sku in part
-                ],
-            )
+        self._select(wanted)
+        missing = [k for k in wanted if k not in self._positions]
+        if not missing:
+            return
+        ins = insert_for(self._session, StockLevel.__table__).on_conflict_do_nothing()
+        self._session.connection().execute(
+            ins,
+            [
+                {
+                    "location_id": loc,
+                    "sku": sku,
+                    "deltas_since_count": 0,
+                    "on_hand": 0,
+                    "reserved": 0,
+                    "safety_stock": 0,
+                    "updated_at": self._now,
+                }
+                for loc, sku in missing
+            ],
+        )
+        self._select(missing)
+
+    def _select(self, keys: list[Key]) -> None:
+        table = StockLevel.__table__
+        for part in chunks(keys, 500):
             stmt = (
-                select(StockLevel)
-                .where(tuple_(StockLevel.location_id, StockLevel.sku).in_(list(part)))
-                .order_by(StockLevel.location_id, StockLevel.sku)
-                .execution_options(populate_existing=True)
-            )
-            for row in self._session.scalars(for_update(self._session, stmt)):
-                key = (row.location_id, row.sku)
-                self._positions[key] = StockPosition(
-                    last_count=row.last_count,
-                    count_key=row.count_key,
-                    deltas_since_count=row.deltas_since_count,
-                    reserved=row.reserved,
+                select(
+                    table.c.location_id,
+                    table.c.sku,
+                    table.c.last_count,
+                    table.c.count_key,
+                    table.c.deltas_since_count,
+                    table.c.reserved,
+                    table.c.count_at,
                 )
-                self._count_at[key] = row.count_at
+                .where(tuple_(table.c.location_id, table.c.sku).in_(list(part)))
+                .order_by(table.c.location_id, table.c.sku)
+            )
+            for (
+                loc,
+                sku,
+                last_count,
+                count_key,
+                deltas,
+                reserved,
+                count_at,
+            ) in self._session.execute(for_update(self._session, stmt)):
+                key = (loc, sku)
+                self._positions[key] = StockPosition(
+                    last_count=last_count,
+                    count_key=count_key,
+                    deltas_since_count=deltas,
+                    reserved=reserved,
+                )
+                self._count_at[key] = count_at
 
     def position(self, location_id: str, sku: str) -> StockPosition:
-        """The current (in-transaction) position; ``load`` it first."""
-        self.load([(location_id, sku)])
-        return self._positions[(location_id, sku)]
+        """The current (in-transaction) position (loaded on first use)."""
+        key = (location_id, sku)
+        if key not in self._positions:
+            self.load([key])
+        return self._positions[key]
 
     def delta(
         self, location_id: str, sku: str, qty: int, kind: MovementKind, ctx: MovementContext
@@ -206,8 +231,8 @@ class LedgerWriter:
                 pos = self._positions[(loc, sku)]
                 rows.append(
                     {
-                        "location_id": loc,
-                        "sku": sku,
+                        "k_location_id": loc,
+                        "k_sku": sku,
                         "last_count": pos.last_count,
                         "count_key": pos.count_key,
                         "count_at": self._count_at.get((loc, sku)),
@@ -217,10 +242,27 @@ class LedgerWriter:
                         "updated_at": self._now,
                     }
                 )
-            self._session.execute(update(StockLevel), rows)
+            table = StockLevel.__table__
+            stmt = (
+                update(table)
+                .where(
+                    table.c.location_id == bindparam("k_location_id"),
+                    table.c.sku == bindparam("k_sku"),
+                )
+                .values(
+                    last_count=bindparam("last_count"),
+                    count_key=bindparam("count_key"),
+                    count_at=bindparam("count_at"),
+                    deltas_since_count=bindparam("deltas_since_count"),
+                    on_hand=bindparam("on_hand"),
+                    reserved=bindparam("reserved"),
+                    updated_at=bindparam("updated_at"),
+                )
+            )
+            self._session.connection().execute(stmt, rows)
             self._dirty.clear()
         written = len(self._movements)
         if self._movements:
-            self._session.execute(insert(StockMovement), self._movements)
+            self._session.connection().execute(StockMovement.__table__.insert(), self._movements)
             self._movements = []
         return written

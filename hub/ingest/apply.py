@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -362,8 +362,9 @@ class BatchApplier:
         if not ordered:
             return [], duplicates
         inserted: set[tuple[str, int]] = set()
-        ins = insert_for(session, AppliedEvent).on_conflict_do_nothing()
-        ins = ins.returning(AppliedEvent.store_id, AppliedEvent.seq)
+        table = AppliedEvent.__table__
+        ins = insert_for(session, table).on_conflict_do_nothing()
+        ins = ins.returning(table.c.store_id, table.c.seq)
         for part in chunks(ordered, 500):
             rows = session.execute(
                 ins,
@@ -455,7 +456,7 @@ class BatchApplier:
             result.applied_per_store[env.store] += 1
         ledger.flush()
         if facts:
-            session.execute(insert(SaleFact), facts)
+            session.connection().execute(SaleFact.__table__.insert(), facts)
         for store_id, keys_ in acks.items():
             downlink.acknowledge(session, store_id, keys_, now=now, note="store event")
         for store_id, states in devices.items():
