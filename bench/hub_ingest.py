@@ -296,7 +296,8 @@ def main() -> None:
                     pg.destroy()
             rows.append((db, raw, hub_rate, tail))
             print(
-                f"  {db:9s} raw broker {raw:9,.0f} events/s | hub applied {hub_rate:8,.0f} events/s "
+                f"  {db:9s} raw broker {raw:9,.0f} events/s | hub applied {hub_rate:8,.0f} "
+                "events/s "
                 f"| hub/raw {hub_rate / raw:5.1%} | last apply {tail:.2f} s after last publish"
             )
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.models import Barcode, CatalogVersion, Price, PriceList, Product, Store
-from hub.db.util import chunks, insert_for
+from hub.db.util import chunks, insert_for, table_of
 from hub.domain.catalog import (
     ALL_COLUMNS,
     CatalogRow,
@@ -192,7 +192,7 @@ def _write_chunk(
         for r in products.values()
     ]
     if product_rows:
-        ins = insert_for(session, Product.__table__)
+        ins = insert_for(session, table_of(Product))
         stmt = ins.on_conflict_do_update(
             index_elements=[Product.sku],
             set_={
@@ -223,7 +223,7 @@ def _write_chunk(
         for r in good
     ]
     if price_rows:
-        pins = insert_for(session, Price.__table__)
+        pins = insert_for(session, table_of(Price))
         price_stmt = pins.on_conflict_do_update(
             index_elements=[Price.price_list_id, Price.sku],
             set_={"price_minor": pins.excluded.price_minor, "version": pins.excluded.version},
@@ -262,7 +262,7 @@ def _sync_barcodes(
     for part in chunks(sorted(to_delete), 1000):
         session.execute(delete(Barcode).where(Barcode.gtin.in_(part)))
     if to_add:
-        session.execute(insert_for(session, Barcode.__table__), to_add)
+        session.execute(insert_for(session, table_of(Barcode)), to_add)
     for part in chunks(changed, 1000):
         session.execute(
             update(Product)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.models import DeadLetter
 from hub.db.stores import NotFound
+from hub.db.util import table_of
 
 MAX_DETAIL_CHARS = 4000
 
@@ -33,7 +34,7 @@ def add_dead_letters(session: Session, letters: list[DeadLetterIn], *, now: date
     if not letters:
         return
     session.execute(
-        DeadLetter.__table__.insert(),
+        table_of(DeadLetter).insert(),
         [
             {
                 "received_at": now,

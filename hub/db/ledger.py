@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from hub.db.models import StockLevel, StockMovement
-from hub.db.util import chunks, for_update, insert_for
+from hub.db.util import chunks, for_update, insert_for, table_of
 from hub.domain.ledger import (
     Change,
     MovementKind,
@@ -72,7 +72,7 @@ class LedgerWriter:
         missing = [k for k in wanted if k not in self._positions]
         if not missing:
             return
-        ins = insert_for(self._session, StockLevel.__table__).on_conflict_do_nothing()
+        ins = insert_for(self._session, table_of(StockLevel)).on_conflict_do_nothing()
         self._session.connection().execute(
             ins,
             [
@@ -91,7 +91,7 @@ class LedgerWriter:
         self._select(missing)
 
     def _select(self, keys: list[Key]) -> None:
-        table = StockLevel.__table__
+        table = table_of(StockLevel)
         for part in chunks(keys, 500):
             stmt = (
                 select(
@@ -242,7 +242,7 @@ class LedgerWriter:
                         "updated_at": self._now,
                     }
                 )
-            table = StockLevel.__table__
+            table = table_of(StockLevel)
             stmt = (
                 update(table)
                 .where(
@@ -263,6 +263,6 @@ class LedgerWriter:
             self._dirty.clear()
         written = len(self._movements)
         if self._movements:
-            self._session.connection().execute(StockMovement.__table__.insert(), self._movements)
+            self._session.connection().execute(table_of(StockMovement).insert(), self._movements)
             self._movements = []
         return written

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,3 +30,9 @@ def for_update(session: Session, stmt: Select[Any]) -> Select[Any]:
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     """Split a sequence into chunks of at most ``size`` items."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a mapped class (for fast executemany without the ORM bulk path)."""
+    table: Table = model.__table__
+    return table

@@ -42,7 +42,7 @@ from hub.db.models import (
     StoreStatus,
     StoreSync,
 )
-from hub.db.util import chunks, for_update, insert_for
+from hub.db.util import chunks, for_update, insert_for, table_of
 from hub.domain.effects import EventPlan, OpKind, plan_event
 from hub.domain.seqtrack import SeqState, advance, announce
 from hub.logs import trace_id
@@ -362,7 +362,7 @@ class BatchApplier:
         if not ordered:
             return [], duplicates
         inserted: set[tuple[str, int]] = set()
-        table = AppliedEvent.__table__
+        table = table_of(AppliedEvent)
         ins = insert_for(session, table).on_conflict_do_nothing()
         ins = ins.returning(table.c.store_id, table.c.seq)
         for part in chunks(ordered, 500):
@@ -456,7 +456,7 @@ class BatchApplier:
             result.applied_per_store[env.store] += 1
         ledger.flush()
         if facts:
-            session.connection().execute(SaleFact.__table__.insert(), facts)
+            session.connection().execute(table_of(SaleFact).insert(), facts)
         for store_id, keys_ in acks.items():
             downlink.acknowledge(session, store_id, keys_, now=now, note="store event")
         for store_id, states in devices.items():
