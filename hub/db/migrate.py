@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def current_revision(engine: Engine) -> str | None:
     return None if row is None else str(row[0])
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision in the migration history."""
     from alembic.script import ScriptDirectory
