@@ -20,6 +20,11 @@ from protocol.money import Money
 _LOGGER = logging.getLogger(__name__)
 
 CATALOG_VERSION_KEY = "catalog_version"
+_LOOKUP_SQL = (
+    "SELECT p.sku, p.name, p.price_minor, p.tax_class, COALESCE(s.on_hand, 0), "
+    "COALESCE(s.reserved, 0) FROM barcode b JOIN product p ON p.sku = b.sku "
+    "LEFT JOIN stock s ON s.sku = p.sku WHERE b.gtin14 = ? AND p.active = 1"
+)
 DEFAULT_SEARCH_LIMIT = 20
 
 
@@ -80,15 +85,12 @@ class CatalogRepository:
     def lookup_barcode(self, code: str) -> ProductView:
         """Find the active product of a scanned code; GtinError or UnknownBarcode if none."""
         gtin14 = normalize_gtin(code)
-        product = (
-            Product.select()
-            .join(Barcode, on=(Barcode.sku == Product.sku))
-            .where(Barcode.gtin14 == gtin14, Product.active == True)  # noqa: E712
-            .first()
-        )
-        if product is None:
+        # One indexed query (barcode PK -> product PK -> stock PK): the scan path is hot.
+        row = execute(self._db, _LOOKUP_SQL, (gtin14,)).fetchone()
+        if row is None:
             raise UnknownBarcode(gtin14)
-        return _view(product, gtin14)
+        sku, name, price_minor, tax_class, on_hand, reserved = row
+        return ProductView(sku, name, price_minor, tax_class, True, on_hand, reserved, gtin14)
 
     def get(self, sku: str, *, include_inactive: bool = False) -> ProductView:
         """Return one product by SKU; UnknownProduct if missing (or inactive unless asked)."""

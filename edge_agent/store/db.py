@@ -92,7 +92,9 @@ def _classify(err: BaseException) -> StoreUnavailable | None:
     return None
 
 
-def execute(db: peewee.Database, statement: str, params: Sequence[Any] = ()) -> Any:
+def execute(
+    db: peewee.Database | peewee.DatabaseProxy, statement: str, params: Sequence[Any] = ()
+) -> Any:
     """Run one SQL statement on this thread's connection and return the cursor."""
     run: Callable[..., Any] = db.execute_sql
     return run(statement, params)

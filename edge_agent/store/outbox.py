@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from edge_agent.store.counters import CounterName, next_value, raise_to, read_value
 from edge_agent.store.db import execute, write_transaction
-from edge_agent.store.models import OutboxEvent, from_utc_text
+from edge_agent.store.models import OutboxEvent, from_utc_text, to_utc_text
 from protocol.codec import MAX_PAYLOAD_BYTES, encode
 from protocol.envelope import Envelope, new_envelope
 
@@ -63,13 +63,17 @@ class Outbox:
         seq = next_value(self._db, CounterName.OUTBOX_SEQ)
         when = at or datetime.now(UTC)
         envelope = new_envelope(self._store_id, seq, event_type, body, at=when)
-        OutboxEvent.insert(
-            seq=seq,
-            id=str(envelope.id),
-            type=event_type,
-            envelope=encode(envelope).decode("utf-8"),
-            created_at=when,
-        ).execute()
+        execute(
+            self._db,
+            "INSERT INTO outbox (seq, id, type, envelope, created_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                seq,
+                str(envelope.id),
+                event_type,
+                encode(envelope).decode("utf-8"),
+                to_utc_text(when),
+            ),
+        )
         _LOGGER.debug("outbox +%s seq=%d", event_type, seq)
         return envelope
 

@@ -26,9 +26,9 @@ from edge_agent.domain.business_day import business_day, utc_now
 from edge_agent.domain.sale import Cart, CompletedSale, PricedLine, VoidRecord
 from edge_agent.domain.tender import Tender as DomainTender
 from edge_agent.store.counters import CounterName, next_value
-from edge_agent.store.db import write_transaction
+from edge_agent.store.db import execute, write_transaction
 from edge_agent.store.documents import decode_document, encode_document
-from edge_agent.store.models import Sale, SaleLine, SaleVoid, Stock, Tender
+from edge_agent.store.models import Sale, SaleVoid, to_utc_text
 from edge_agent.store.outbox import Outbox
 from edge_agent.store.stock import change_on_hand
 from protocol import messages as wire
@@ -202,7 +202,8 @@ class SalesRepository:
         now = utc_now()
         day = self.business_day(now)
         with write_transaction(self._db):
-            existing = Sale.get_or_none(Sale.id == str(cart.cart_id))
+            found = execute(self._db, "SELECT 1 FROM sale WHERE id = ?", (str(cart.cart_id),))
+            existing = Sale.get_or_none(Sale.id == str(cart.cart_id)) if found.fetchone() else None
             if existing is not None:
                 _LOGGER.info("sale %s was already completed; returning it", cart.cart_id)
                 return SaleResult(
@@ -219,7 +220,7 @@ class SalesRepository:
                 shift_id=shift_id,
             )
             body = sale_completed_body(sale)
-            row = self._insert_sale(sale, body)
+            self._insert_sale(sale, body)
             on_hand_before = self._on_hand({line.sku for line in sale.lines})
             for line in sale.lines:
                 change_on_hand(line.sku, -line.qty)
@@ -239,7 +240,18 @@ class SalesRepository:
             sale.total.amount_minor,
             sale.currency,
         )
-        return SaleResult(_record(row), sale, duplicate=False)
+        record = SaleRecord(
+            sale_id=str(sale.sale_id),
+            receipt_no=sale.receipt_no,
+            cashier_id=sale.cashier_id,
+            shift_id=sale.shift_id,
+            business_day=sale.business_day,
+            currency=sale.currency,
+            total_minor=sale.total.amount_minor,
+            completed_at=sale.completed_at,
+            body=body.model_dump(mode="json"),
+        )
+        return SaleResult(record, sale, duplicate=False)
 
     def void(
         self,
@@ -325,54 +337,64 @@ class SalesRepository:
         return [decode_document(r.document, VoidRecord) for r in rows.order_by(SaleVoid.voided_at)]
 
     def _on_hand(self, skus: set[str]) -> dict[str, int]:
-        rows = Stock.select(Stock.sku, Stock.on_hand).where(Stock.sku.in_(sorted(skus)))
-        return {str(row.sku): int(row.on_hand) for row in rows}
+        marks = ", ".join("?" for _ in skus)
+        rows = execute(
+            self._db, f"SELECT sku, on_hand FROM stock WHERE sku IN ({marks})", sorted(skus)
+        ).fetchall()
+        return {str(sku): int(on_hand) for sku, on_hand in rows}
 
-    def _insert_sale(self, sale: CompletedSale, body: wire.SaleCompleted) -> Sale:
-        row = Sale.create(
-            id=str(sale.sale_id),
-            receipt_no=sale.receipt_no,
-            cashier_id=sale.cashier_id,
-            shift_id=sale.shift_id,
-            business_day=sale.business_day.isoformat(),
-            currency=sale.currency,
-            subtotal_minor=sale.subtotal.amount_minor,
-            discount_minor=sale.discounts.amount_minor,
-            tax_minor=sale.tax.amount_minor,
-            total_minor=sale.total.amount_minor,
-            completed_at=sale.completed_at,
-            body=body.model_dump_json(),
-            document=encode_document(sale),
+    def _insert_sale(self, sale: CompletedSale, body: wire.SaleCompleted) -> None:
+        # Plain SQL on the hot path (see stock.change_on_hand); the models read these rows.
+        sale_id = str(sale.sale_id)
+        execute(
+            self._db,
+            "INSERT INTO sale (id, receipt_no, cashier_id, shift_id, business_day, currency, "
+            "subtotal_minor, discount_minor, tax_minor, total_minor, completed_at, body, document) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sale_id,
+                sale.receipt_no,
+                sale.cashier_id,
+                sale.shift_id,
+                sale.business_day.isoformat(),
+                sale.currency,
+                sale.subtotal.amount_minor,
+                sale.discounts.amount_minor,
+                sale.tax.amount_minor,
+                sale.total.amount_minor,
+                to_utc_text(sale.completed_at),
+                body.model_dump_json(),
+                encode_document(sale),
+            ),
         )
-        SaleLine.insert_many(
+        cursor = self._db.cursor()
+        cursor.executemany(
+            "INSERT INTO sale_line (sale_id, line_no, sku, gtin, name, qty, unit_price_minor, "
+            "discount_minor, tax_class, tax_rate_bp, tax_minor, total_minor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                {
-                    "sale_id": str(sale.sale_id),
-                    "line_no": line.line_no,
-                    "sku": line.sku,
-                    "gtin": line.gtin,
-                    "name": line.name,
-                    "qty": line.qty,
-                    "unit_price_minor": line.unit_price.amount_minor,
-                    "discount_minor": line.discount.amount_minor,
-                    "tax_class": line.tax_class,
-                    "tax_rate_bp": int(line.tax_rate.bp.to_integral_value()),
-                    "tax_minor": line.tax.amount_minor,
-                    "total_minor": line.total.amount_minor,
-                }
+                (
+                    sale_id,
+                    line.line_no,
+                    line.sku,
+                    line.gtin,
+                    line.name,
+                    line.qty,
+                    line.unit_price.amount_minor,
+                    line.discount.amount_minor,
+                    line.tax_class,
+                    int(line.tax_rate.bp.to_integral_value()),
+                    line.tax.amount_minor,
+                    line.total.amount_minor,
+                )
                 for line in sale.lines
-            ]
-        ).execute()
-        Tender.insert_many(
+            ],
+        )
+        cursor.executemany(
+            "INSERT INTO tender (sale_id, kind, amount_minor, reference, change_minor) "
+            "VALUES (?, ?, ?, ?, ?)",
             [
-                {
-                    "sale_id": str(sale.sale_id),
-                    "kind": str(t.kind),
-                    "amount_minor": t.amount.amount_minor,
-                    "reference": t.reference,
-                    "change_minor": t.change.amount_minor,
-                }
+                (sale_id, str(t.kind), t.amount.amount_minor, t.reference, t.change.amount_minor)
                 for t in sale.tenders
-            ]
-        ).execute()
-        return row
+            ],
+        )
