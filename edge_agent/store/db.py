@@ -100,6 +100,12 @@ def execute(
     return run(statement, params)
 
 
+def connection_cursor(db: peewee.Database) -> sqlite3.Cursor:
+    """A raw cursor on this thread's connection (for executemany on hot paths)."""
+    make: Callable[[], sqlite3.Cursor] = db.cursor
+    return make()
+
+
 @contextmanager
 def write_transaction(db: peewee.SqliteDatabase) -> Iterator[None]:
     """Run a block in one IMMEDIATE transaction; translate lock/disk errors into StoreUnavailable.

@@ -26,7 +26,7 @@ from edge_agent.domain.business_day import business_day, utc_now
 from edge_agent.domain.sale import Cart, CompletedSale, PricedLine, VoidRecord
 from edge_agent.domain.tender import Tender as DomainTender
 from edge_agent.store.counters import CounterName, next_value
-from edge_agent.store.db import execute, write_transaction
+from edge_agent.store.db import connection_cursor, execute, write_transaction
 from edge_agent.store.documents import decode_document, encode_document
 from edge_agent.store.models import Sale, SaleVoid, to_utc_text
 from edge_agent.store.outbox import Outbox
@@ -367,7 +367,7 @@ class SalesRepository:
                 encode_document(sale),
             ),
         )
-        cursor = self._db.cursor()
+        cursor = connection_cursor(self._db)
         cursor.executemany(
             "INSERT INTO sale_line (sale_id, line_no, sku, gtin, name, qty, unit_price_minor, "
             "discount_minor, tax_class, tax_rate_bp, tax_minor, total_minor) "
