@@ -271,9 +271,14 @@ class SqliteChannelStore:
         ]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO amazon_push_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO amazon_push_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
 
     def pending_feeds(self, account: str) -> list[PendingFeed]:
