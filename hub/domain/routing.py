@@ -35,6 +35,7 @@ rules would have done (``proposed``).
 from __future__ import annotations
 
 import enum
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -475,34 +476,52 @@ def _round_km(km: float | None) -> float | None:
 
 
 class _Cand:
-    """Per-order working state of one candidate (mutable, internal)."""
+    """Per-order working state of one candidate (mutable, internal).
 
-    __slots__ = ("avail", "avail_safe", "demand", "distance", "hard", "loc", "util")
+    Work is done lazily: the distance is computed when a filter, a sort or the
+    report needs it, and reason texts only for the candidates the report shows.
+    """
+
+    __slots__ = ("_distance", "avail", "avail_safe", "demand", "hard", "loc", "point", "util")
 
     def __init__(
         self,
         loc: LocationState,
-        distance: float | None,
-        hard: list[Reason],
+        point: GeoPoint | None,
+        hard: tuple[ReasonCode, ...],
         demand: Mapping[str, int],
     ) -> None:
         self.loc = loc
-        self.demand = demand
-        self.distance = distance
+        self.point = point
         self.hard = hard
+        self.demand = demand
+        self._distance: float | None = None
         self.avail: dict[str, int] | None = None
         self.avail_safe: dict[str, int] | None = None
         cap = loc.daily_capacity
         self.util = 0.0 if cap is None else (math.inf if cap == 0 else loc.current_load / cap)
 
+    @property
+    def distance(self) -> float | None:
+        """Great-circle km from the ship-to, None when the ship-to is not located."""
+        if self._distance is None and self.point is not None:
+            p, loc = self.point, self.loc
+            self._distance = _haversine_km(p.lat, p.lon, loc.lat, loc.lon)
+        return self._distance
+
     def available(self, *, safety: bool) -> dict[str, int]:
         """Sellable units per SKU of the order, computed once per safety mode."""
         cached = self.avail_safe if safety else self.avail
         if cached is None:
-            cached = {sku: self.loc.sellable(sku, safety_stock=safety) for sku in self.demand}
+            stock = self.loc.stock
             if safety:
+                by_sku, default = self.loc.safety_stock_by_sku, self.loc.safety_stock
+                cached = {
+                    sku: max(0, stock.get(sku, 0) - by_sku.get(sku, default)) for sku in self.demand
+                }
                 self.avail_safe = cached
             else:
+                cached = {sku: max(0, stock.get(sku, 0)) for sku in self.demand}
                 self.avail = cached
         return cached
 
@@ -532,6 +551,21 @@ def _stock_text(c: _Cand, sku: str, have: int, need: int, *, safety: bool) -> st
     return f"{what} of SKU {sku} (has {have}{after}, needs {need})"
 
 
+def _short_texts(c: _Cand, demand: Mapping[str, int], *, safety: bool) -> str:
+    avail = c.available(safety=safety)
+    return "; ".join(
+        _stock_text(c, sku, avail[sku], q, safety=safety)
+        for sku, q in demand.items()
+        if avail[sku] < q
+    )
+
+
+_S_SINGLE: Final = SortKind.SINGLE_SHIPMENT
+_S_DISTANCE: Final = SortKind.DISTANCE
+_S_LOAD: Final = SortKind.LOAD
+_S_MOST_STOCK: Final = SortKind.MOST_STOCK
+
+
 class _Ranker:
     """Sort keys for one rule, and the sentence that says why one location ranks below another."""
 
@@ -543,14 +577,16 @@ class _Ranker:
         avail = c.available(safety=self.safety)
         parts: list[Any] = []
         for s in self.sorts:
-            if s.kind is SortKind.SINGLE_SHIPMENT:
+            kind = s.kind
+            if kind is _S_SINGLE:
                 full = sum(1 for sku, q in need.items() if avail.get(sku, 0) >= q)
                 parts.append((0 if full == len(need) else 1, -full, -_units(avail, need)))
-            elif s.kind is SortKind.DISTANCE:
-                parts.append(math.inf if c.distance is None else c.distance)
-            elif s.kind is SortKind.LOAD:
+            elif kind is _S_DISTANCE:
+                dist = c.distance
+                parts.append(math.inf if dist is None else dist)
+            elif kind is _S_LOAD:
                 parts.append((c.util, c.loc.current_load))
-            elif s.kind is SortKind.MOST_STOCK:
+            elif kind is _S_MOST_STOCK:
                 parts.append(-sum(avail.get(sku, 0) for sku in need))
             else:  # SortKind.KIND
                 prefer = s.prefer
@@ -569,9 +605,10 @@ class _Ranker:
             if s.kind is SortKind.SINGLE_SHIPMENT:
                 return f"can ship fewer of the order's lines than {w}"
             if s.kind is SortKind.DISTANCE:
-                if loser.distance is None or winner.distance is None:
+                ld, wd = loser.distance, winner.distance
+                if ld is None or wd is None:
                     return f"distance unknown, {w} is located"
-                a, b = _fmt_km(loser.distance, winner.distance)
+                a, b = _fmt_km(ld, wd)
                 return f"farther than {w} ({a} vs {b})"
             if s.kind is SortKind.LOAD:
                 return f"busier than {w} (load {_load_text(loser.loc)} vs {_load_text(winner.loc)})"
@@ -589,53 +626,92 @@ class _RuleRun:
     assignments: tuple[Assignment, ...] = ()
 
 
-def _filter_reasons(
+# Enum members bound once: attribute access on an enum class is slow in the hot loop.
+_F_ONLINE: Final = FilterKind.ONLINE
+_F_CAPACITY: Final = FilterKind.CAPACITY
+_F_DISTANCE: Final = FilterKind.DISTANCE
+_F_KIND: Final = FilterKind.KIND
+_R_OFFLINE: Final = ReasonCode.OFFLINE
+_R_CAPACITY: Final = ReasonCode.CAPACITY
+_R_DISTANCE: Final = ReasonCode.DISTANCE
+_R_POSITION: Final = ReasonCode.POSITION_UNKNOWN
+_R_KIND: Final = ReasonCode.KIND
+_R_NO_STOCK: Final = ReasonCode.NO_STOCK
+
+
+def _failed_filters(
     c: _Cand,
-    rule: Rule,
+    filters: Sequence[Filter],
     demand: Mapping[str, int],
     *,
     may_split: bool,
     ship_to_known: bool,
-) -> list[Reason]:
-    reasons = list(c.hard)
+) -> tuple[ReasonCode, ...]:
+    """The codes of every filter the candidate fails (hard limits alone when they apply)."""
+    if c.hard:
+        return c.hard  # excluded or wrong channel: the rule's filters do not matter
+    failed: list[ReasonCode] = []
     loc = c.loc
-    for f in rule.filters:
-        if f.kind is FilterKind.ONLINE:
+    for f in filters:
+        kind = f.kind
+        if kind is _F_ONLINE:
             if not loc.online:
-                reasons.append(Reason(ReasonCode.OFFLINE, "offline"))
-        elif f.kind is FilterKind.CAPACITY:
+                failed.append(_R_OFFLINE)
+        elif kind is _F_CAPACITY:
             cap = loc.daily_capacity
             if cap is not None and loc.current_load >= cap:
-                reasons.append(Reason(ReasonCode.CAPACITY, f"at capacity {loc.current_load}/{cap}"))
-        elif f.kind is FilterKind.DISTANCE:
+                failed.append(_R_CAPACITY)
+        elif kind is _F_DISTANCE:
             if not ship_to_known:
-                reasons.append(
-                    Reason(ReasonCode.POSITION_UNKNOWN, "distance unknown: ship-to not located")
-                )
-            elif c.distance is not None and f.max_km is not None and c.distance > f.max_km:
-                reasons.append(
-                    Reason(ReasonCode.DISTANCE, f"beyond {f.max_km:g} km ({c.distance:.1f} km)")
-                )
-        elif f.kind is FilterKind.KIND:
+                failed.append(_R_POSITION)
+            else:
+                dist = c.distance
+                if dist is not None and f.max_km is not None and dist > f.max_km:
+                    failed.append(_R_DISTANCE)
+        elif kind is _F_KIND:
             if loc.kind not in f.kinds:
-                allowed = ", ".join(sorted(k.value for k in f.kinds))
-                reasons.append(
-                    Reason(
-                        ReasonCode.KIND, f"{loc.kind.value} not allowed by this rule ({allowed})"
-                    )
-                )
+                failed.append(_R_KIND)
         else:  # FilterKind.STOCK
             avail = c.available(safety=f.safety_stock)
-            short = [(sku, avail[sku], q) for sku, q in demand.items() if avail[sku] < q]
-            # A location that can ship part of the order stays in when the rule may
-            # split; otherwise only whole-order locations pass.
-            has_some = any(avail[sku] > 0 for sku in demand)
-            if short and (not may_split or not has_some):
-                text = "; ".join(
-                    _stock_text(c, sku, have, q, safety=f.safety_stock) for sku, have, q in short
-                )
-                reasons.append(Reason(ReasonCode.NO_STOCK, text))
-    return reasons
+            for sku, q in demand.items():
+                if avail[sku] < q:
+                    # A location that can ship part of the order stays in when the rule
+                    # may split; otherwise only whole-order locations pass.
+                    if not may_split or not any(avail.values()):
+                        failed.append(_R_NO_STOCK)
+                    break
+    return tuple(failed)
+
+
+def _filter_texts(
+    c: _Cand, codes: Iterable[ReasonCode], rule: Rule, demand: Mapping[str, int], channel: str
+) -> tuple[Reason, ...]:
+    """The sentences for the filters a candidate failed (built only for reported candidates)."""
+    out = []
+    loc = c.loc
+    for code in codes:
+        if code is ReasonCode.EXCLUDED:
+            text = "excluded: already rejected or timed out on this order"
+        elif code is ReasonCode.CHANNEL:
+            text = f"does not ship for channel {channel}"
+        elif code is ReasonCode.OFFLINE:
+            text = "offline"
+        elif code is ReasonCode.CAPACITY:
+            text = f"at capacity {loc.current_load}/{loc.daily_capacity}"
+        elif code is ReasonCode.POSITION_UNKNOWN:
+            text = "distance unknown: ship-to not located"
+        elif code is ReasonCode.DISTANCE:
+            max_km = next(f.max_km for f in rule.filters if f.kind is FilterKind.DISTANCE)
+            text = f"beyond {max_km:g} km ({c.distance:.1f} km)"
+        elif code is ReasonCode.KIND:
+            kinds = next(f.kinds for f in rule.filters if f.kind is FilterKind.KIND)
+            allowed = ", ".join(sorted(k.value for k in kinds))
+            text = f"{loc.kind.value} not allowed by this rule ({allowed})"
+        else:  # ReasonCode.NO_STOCK
+            safety = next(f.safety_stock for f in rule.filters if f.kind is FilterKind.STOCK)
+            text = _short_texts(c, demand, safety=safety)
+        out.append(Reason(code, text))
+    return tuple(out)
 
 
 def _evaluate_rule(
@@ -643,6 +719,7 @@ def _evaluate_rule(
     cands: Sequence[_Cand],
     demand: Mapping[str, int],
     *,
+    channel: str,
     allow_split: bool,
     ship_to_known: bool,
     explain_top: int,
@@ -650,13 +727,16 @@ def _evaluate_rule(
     safety = rule.uses_safety_stock
     may_split = rule.on_no_fill is NoFillAction.SPLIT and allow_split
     ranker = _Ranker(rule, safety=safety)
+    filters = rule.filters
 
     eligible: list[tuple[tuple[Any, ...], _Cand]] = []
-    filtered: list[tuple[_Cand, list[Reason]]] = []
+    filtered: list[tuple[_Cand, tuple[ReasonCode, ...]]] = []
     for c in cands:
-        reasons = _filter_reasons(c, rule, demand, may_split=may_split, ship_to_known=ship_to_known)
-        if reasons:
-            filtered.append((c, reasons))
+        codes = _failed_filters(
+            c, filters, demand, may_split=may_split, ship_to_known=ship_to_known
+        )
+        if codes:
+            filtered.append((c, codes))
         else:
             eligible.append((ranker.key(c, demand), c))
     eligible.sort(key=lambda kc: kc[0])
@@ -704,8 +784,12 @@ def _evaluate_rule(
         why = "the order may not be split" if not allow_split else "this rule does not split"
         note = f"no single location has the whole order and {why}"
 
-    reports = _reports(eligible, filtered, chosen, winner, demand, ranker, safety=safety)
-    report = _trim(rule.name, result, note, reports, len(eligible), len(filtered), explain_top)
+    kept, omitted = _reports(
+        eligible, filtered, chosen, winner, demand, ranker, rule, channel, safety, explain_top
+    )
+    report = RuleReport(
+        rule.name, result, note, len(eligible), len(filtered), tuple(kept), dict(+omitted)
+    )
     by_id = {c.loc.location_id: c for _, c in eligible}
     assignments = tuple(
         Assignment(
@@ -755,63 +839,75 @@ def _split(
     return chosen, remaining
 
 
-def _reason_counts(filtered: Sequence[tuple[_Cand, list[Reason]]]) -> str:
+def _reason_counts(filtered: Sequence[tuple[_Cand, tuple[ReasonCode, ...]]]) -> str:
     if not filtered:
         return " (no candidates)"
-    counts = Counter(reasons[0].code.value for _, reasons in filtered)
+    counts = Counter(codes[0].value for _, codes in filtered)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # not candidate order
     return " (" + ", ".join(f"{n} {code}" for code, n in ordered) + ")"
 
 
 def _reports(
     eligible: Sequence[tuple[tuple[Any, ...], _Cand]],
-    filtered: Sequence[tuple[_Cand, list[Reason]]],
+    filtered: Sequence[tuple[_Cand, tuple[ReasonCode, ...]]],
     chosen: Mapping[str, Mapping[str, int]],
     winner: tuple[tuple[Any, ...], _Cand] | None,
     demand: Mapping[str, int],
     ranker: _Ranker,
-    *,
+    rule: Rule,
+    channel: str,
     safety: bool,
-) -> list[CandidateReport]:
-    out: list[CandidateReport] = []
+    top: int,
+) -> tuple[list[CandidateReport], Counter[str]]:
+    """Reports for the chosen, the best ``top`` ranked and the first ``top`` filtered locations.
+
+    The others are only counted, by the code of their first reason.
+    """
+    kept: list[CandidateReport] = []
+    omitted: Counter[str] = Counter()
     chosen_names = ", ".join(chosen)
     for rank, (key, c) in enumerate(eligible, start=1):
+        is_chosen = c.loc.location_id in chosen
         avail = c.available(safety=safety)
         covers = _covers(avail, demand)
-        is_chosen = c.loc.location_id in chosen
         reasons: tuple[Reason, ...] = ()
         if not is_chosen:
             if not covers and (winner is not None or not chosen):
-                short = [
-                    _stock_text(c, sku, avail[sku], q, safety=safety)
-                    for sku, q in demand.items()
-                    if avail[sku] < q
-                ]
-                text = "cannot ship the whole order: " + "; ".join(short)
-                reasons = (Reason(ReasonCode.PARTIAL, text),)
+                code = ReasonCode.PARTIAL
+            elif winner is not None:
+                code = ReasonCode.RANKED_LOWER
+            else:
+                code = ReasonCode.NOT_NEEDED
+            if rank > top:
+                omitted[code.value] += 1
+                continue
+            if code is ReasonCode.PARTIAL:
+                text = "cannot ship the whole order: " + _short_texts(c, demand, safety=safety)
             elif winner is not None:
                 text = ranker.why_below(c, key, winner[1], winner[0])
-                reasons = (Reason(ReasonCode.RANKED_LOWER, text),)
-            elif chosen:
-                text = f"not needed: {chosen_names} cover the order"
-                reasons = (Reason(ReasonCode.NOT_NEEDED, text),)
             else:
-                # Covers the order yet nothing was chosen: cannot happen (it would win).
-                reasons = (Reason(ReasonCode.RANKED_LOWER, "not chosen"),)
-        out.append(_report(c, rank, is_chosen, covers, _units(avail, demand), reasons))
-    # Filtered: nearest first (the ones a person asks about), then by id.
-    for c, why in sorted(
-        filtered,
-        key=lambda cr: (
-            math.inf if cr[0].distance is None else cr[0].distance,
-            cr[0].loc.location_id,
-        ),
-    ):
+                text = f"not needed: {chosen_names} cover the order"
+            reasons = (Reason(code, text),)
+        kept.append(_report(c, rank, is_chosen, covers, _units(avail, demand), reasons))
+
+    # Filtered: the rule's own filters first, nearest first (the ones a person asks
+    # about), then those out by hard limits (excluded, other channel), by id.
+    def order(item: tuple[_Cand, tuple[ReasonCode, ...]]) -> tuple[bool, float, str]:
+        c = item[0]
+        if c.hard:
+            return (True, 0.0, c.loc.location_id)
+        dist = c.distance
+        return (False, math.inf if dist is None else dist, c.loc.location_id)
+
+    shown = heapq.nsmallest(top, filtered, key=order) if len(filtered) > top else filtered
+    if len(shown) < len(filtered):
+        omitted.update(codes[0].value for _, codes in filtered)
+        omitted.subtract(codes[0].value for _, codes in shown)
+    for c, codes in sorted(shown, key=order):
         avail = c.available(safety=safety)
-        out.append(
-            _report(c, None, False, _covers(avail, demand), _units(avail, demand), tuple(why))
-        )
-    return out
+        texts = _filter_texts(c, codes, rule, demand, channel)
+        kept.append(_report(c, None, False, _covers(avail, demand), _units(avail, demand), texts))
+    return kept, omitted
 
 
 def _report(
@@ -829,33 +925,6 @@ def _report(
         units_available=units,
         reasons=reasons,
     )
-
-
-def _trim(
-    name: str,
-    result: RuleResult,
-    note: str,
-    reports: list[CandidateReport],
-    n_eligible: int,
-    n_filtered: int,
-    top: int,
-) -> RuleReport:
-    """Keep the chosen, the best ``top`` ranked and the nearest ``top`` filtered; count the rest."""
-    kept: list[CandidateReport] = []
-    omitted: Counter[str] = Counter()
-    ranked_seen = filtered_seen = 0
-    for r in reports:
-        if r.rank is not None:
-            ranked_seen += 1
-            keep = r.chosen or ranked_seen <= top
-        else:
-            filtered_seen += 1
-            keep = filtered_seen <= top
-        if keep:
-            kept.append(r)
-        else:
-            omitted[r.reasons[0].code.value if r.reasons else "chosen"] += 1
-    return RuleReport(name, result, note, n_eligible, n_filtered, tuple(kept), dict(omitted))
 
 
 # --------------------------------------------------------------------------- entry points
@@ -905,19 +974,17 @@ def _candidates(
 ) -> list[_Cand]:
     out: list[_Cand] = []
     seen: set[str] = set()
+    channel = order.channel
     for loc in candidates:
         if loc.location_id in seen:
             raise RoutingError(f"location {loc.location_id!r} is listed twice")
         seen.add(loc.location_id)
-        hard = []
+        hard: tuple[ReasonCode, ...] = ()
         if loc.location_id in exclude:
-            hard.append(
-                Reason(ReasonCode.EXCLUDED, "excluded: already rejected or timed out on this order")
-            )
-        if loc.channels is not None and order.channel not in loc.channels:
-            hard.append(Reason(ReasonCode.CHANNEL, f"does not ship for channel {order.channel}"))
-        dist = None if point is None else _haversine_km(point.lat, point.lon, loc.lat, loc.lon)
-        out.append(_Cand(loc, dist, hard, demand))
+            hard += (ReasonCode.EXCLUDED,)
+        if loc.channels is not None and channel not in loc.channels:
+            hard += (ReasonCode.CHANNEL,)
+        out.append(_Cand(loc, point, hard, demand))
     return out
 
 
@@ -958,6 +1025,7 @@ def route(
             rule,
             cands,
             demand,
+            channel=order.channel,
             allow_split=order.allow_split,
             ship_to_known=point is not None,
             explain_top=rules.explain_top,
@@ -1018,6 +1086,10 @@ def route(
 # --------------------------------------------------------------------------- candidates index
 
 
+def _ships_for(loc: LocationState, channel: str) -> bool:
+    return loc.channels is None or channel in loc.channels
+
+
 class StockIndex:
     """SKU -> locations with sellable stock: the candidate selection, done in memory.
 
@@ -1048,16 +1120,24 @@ class StockIndex:
         """Every indexed location by id."""
         return self._locations
 
-    def location_ids_for(self, skus: Iterable[str]) -> list[str]:
-        """Ids of the locations holding any of the SKUs, sorted."""
+    def location_ids_for(self, skus: Iterable[str], *, channel: str | None = None) -> list[str]:
+        """Ids of the locations holding any of the SKUs (and shipping for ``channel``), sorted."""
         ids: set[str] = set()
         for sku in skus:
             ids.update(self._by_sku.get(sku, ()))
+        if channel is not None:
+            ids = {i for i in ids if _ships_for(self._locations[i], channel)}
         return sorted(ids)
 
-    def candidates_for(self, skus: Iterable[str]) -> list[LocationState]:
-        """The locations holding any of the SKUs (the ``route`` candidates contract)."""
-        return [self._locations[i] for i in self.location_ids_for(skus)]
+    def candidates_for(
+        self, skus: Iterable[str], *, channel: str | None = None
+    ) -> list[LocationState]:
+        """The locations holding any of the SKUs (the ``route`` candidates contract).
+
+        With ``channel``, only the locations allowed to ship for it, as the database
+        query does by joining the location's channels; ``route`` checks it again.
+        """
+        return [self._locations[i] for i in self.location_ids_for(skus, channel=channel)]
 
 
 # --------------------------------------------------------------------------- simulation
@@ -1137,7 +1217,7 @@ def simulate(
     extra_load: Counter[str] = Counter()
     decisions: list[RoutingDecision] = []
     for order in orders:
-        cands = index.candidates_for(order.demand)
+        cands = index.candidates_for(order.demand, channel=order.channel)
         if consume and (taken or extra_load):
             cands = [
                 replace(
