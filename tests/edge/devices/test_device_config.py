@@ -35,8 +35,18 @@ def test_defaults_are_no_printer_and_a_wedge_scanner() -> None:
 def test_parses_a_toml_like_mapping_with_hex_usb_ids() -> None:
     config = DeviceConfig.model_validate(
         {
-            "printer": {"kind": "usb", "vendor_id": "0x04b8", "product_id": "0x0e15", "columns": 48},
-            "scanner": {"kind": "serial", "url": "/dev/ttyACM0", "suffix": "crlf", "debounce_ms": 250},
+            "printer": {
+                "kind": "usb",
+                "vendor_id": "0x04b8",
+                "product_id": "0x0e15",
+                "columns": 48,
+            },
+            "scanner": {
+                "kind": "serial",
+                "url": "/dev/ttyACM0",
+                "suffix": "crlf",
+                "debounce_ms": 250,
+            },
         }
     )
     assert (config.printer.vendor_id, config.printer.product_id) == (0x04B8, 0x0E15)
@@ -111,7 +121,9 @@ def test_manager_prints_documents_and_opens_the_drawer_only_for_cash(
         )
         assert manager.queue.job(drawer.job_id).kind == DRAWER_KIND
         assert (sink / "manual-open-1.txt").read_text("utf-8").strip() == "[DRAWER pin 5]"
-        assert "KOMMISSIONIERLISTE" in (sink / "picklist_302-1234567-7654321.txt").read_text("utf-8")
+        assert "KOMMISSIONIERLISTE" in (sink / "picklist_302-1234567-7654321.txt").read_text(
+            "utf-8"
+        )
         assert "Z-BON #118" in (sink / "zreport_3_118.txt").read_text("utf-8")
     finally:
         manager.stop()

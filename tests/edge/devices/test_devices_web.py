@@ -74,7 +74,7 @@ def manager(
             retry_initial_s=0.05,
         ),
         scanner=ScannerConfig(
-            kind="serial", url=str(socat_pair.host), debounce_ms=300, reconnect_interval_s=0.05
+            kind="serial", url=str(socat_pair.host), debounce_ms=10_000, reconnect_interval_s=0.05
         ),
     )
     m = DeviceManager(config)

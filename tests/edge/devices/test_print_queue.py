@@ -207,7 +207,7 @@ def test_offline_alarm_fires_once_and_clears_when_the_printer_returns(tmp_path: 
         wait_until(lambda: len(alarms) == 2, message="recovery event")
         assert alarms[1].state == "ready"
         assert not q.status().alarm
-        assert [s.printer.state for s in statuses][-1] == "ready"
+        wait_until(lambda: statuses[-1].printer.state == "ready", message="status observer")
         assert "offline" in [s.printer.state for s in statuses]
     finally:
         q.stop()

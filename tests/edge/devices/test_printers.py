@@ -87,7 +87,7 @@ def test_unreachable_network_printer_is_offline_and_send_says_nothing_was_sent()
 
 
 def test_serial_printer_over_a_pty(pty_printer: PtyPrinter) -> None:
-    printer = SerialPrinter(pty_printer.path, baudrate=19200, timeout_s=2, status_timeout_s=0.5)
+    printer = SerialPrinter(pty_printer.path, baudrate=19200, timeout_s=2, status_timeout_s=2)
     data = receipt_bytes()
     printer.send("receipt:R-1", data)
     wait_until(lambda: pty_printer.data() == data, timeout=5, message="bytes on the pty")
