@@ -380,6 +380,10 @@ class PrintQueue:
                 except peewee.PeeweeException as err:
                     _LOGGER.error("print queue database error: %s", err)
                     busy = False
+                except Exception:  # noqa: BLE001 - the queue must outlive a bug in one step
+                    _LOGGER.exception("print queue step failed; trying again")
+                    self._stop.wait(1.0)
+                    continue
                 if busy:
                     continue
                 self._wake.wait(self._sleep_s())

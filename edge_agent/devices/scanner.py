@@ -432,6 +432,9 @@ class SerialScannerReader:
                 self._read_loop(port)
             except (serial.SerialException, OSError) as err:
                 self._set_status(False, f"scanner unplugged or port lost: {err}")
+            except Exception as err:  # noqa: BLE001 - keep reading scans after a bug
+                _LOGGER.exception("scanner reader failed; reopening the port")
+                self._set_status(False, f"reader error: {err}")
             finally:
                 try:
                     port.close()
