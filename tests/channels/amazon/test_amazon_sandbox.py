@@ -619,3 +619,27 @@ def test_clock_can_be_moved_forward(scenario: Scenario, spapi: SpApiHttp) -> Non
         assert expired.status_code == 403  # the one-hour access token is two hours old now
     finally:
         scenario.call("POST", "/clock", {"advance_s": -7200})
+
+
+@pytest.mark.parametrize(
+    ("api", "operation", "method", "path"),
+    [
+        ("feeds", "createFeed", "POST", "/feeds/2021-06-30/feeds"),
+        ("feeds", "createFeedDocument", "POST", "/feeds/2021-06-30/documents"),
+        ("reports", "createReport", "POST", "/reports/2021-06-30/reports"),
+        (
+            "ordersV0",
+            "confirmShipment",
+            "POST",
+            "/orders/v0/orders/111-0000000-0000001/shipmentConfirmation",
+        ),
+    ],
+)
+def test_a_body_that_is_not_json_is_invalid_input(
+    spapi: SpApiHttp, api: str, operation: str, method: str, path: str
+) -> None:
+    response = spapi.request(
+        method, path, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert validate_response(api, operation, response)["errors"][0]["code"] == "InvalidInput"

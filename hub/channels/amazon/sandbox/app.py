@@ -48,7 +48,8 @@ from hub.channels.amazon.sandbox.state import (
 _LOGGER = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Handler = Callable[[Seller, datetime], tuple[int, Any]]
+Handler = Callable[..., tuple[int, Any]]
+"""(seller, now) -> (status, body); operations with a JSON body also get it, parsed."""
 _REGION_KEY = "acorn.sandbox.region"
 _RATE_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
 
@@ -102,8 +103,7 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+def _parse_json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
@@ -142,8 +142,10 @@ def create_sandbox_app(
         handler: Handler,
         *,
         path_params: dict[str, str] | None = None,
+        json_body: bool = False,
     ) -> Response:
         operation = f"{api_name}/{operation_id}"
+        raw = await request.body()
         request_id = str(uuid.uuid4())
         headers = {"x-amzn-RequestId": request_id}
         at = now()
@@ -198,6 +200,8 @@ def create_sandbox_app(
         try:
             if canned is not None:
                 status, body = canned
+            elif json_body:
+                status, body = handler(seller, at, _parse_json(raw))
             else:
                 status, body = handler(seller, at)
         except SandboxApiError as err:
@@ -268,19 +272,17 @@ def create_sandbox_app(
 
     @app.post("/orders/v0/orders/{order_id}/shipmentConfirmation")
     async def confirm_shipment(request: Request, order_id: str) -> Response:
-        try:
-            body = await _json_body(request)
-        except SandboxApiError as err:
-            body = err
-
-        def handle(seller: Seller, at: datetime) -> tuple[int, Any]:
-            if isinstance(body, SandboxApiError):
-                raise body
+        def handle(seller: Seller, at: datetime, body: Any) -> tuple[int, Any]:
             orders_api.confirm_shipment(state, seller, order_id, body, at)
             return 204, None
 
         return await api(
-            request, "ordersV0", "confirmShipment", handle, path_params={"orderId": order_id}
+            request,
+            "ordersV0",
+            "confirmShipment",
+            handle,
+            path_params={"orderId": order_id},
+            json_body=True,
         )
 
     # --- Orders 2026-01-01 ------------------------------------------------------------------
@@ -325,14 +327,8 @@ def create_sandbox_app(
     @app.patch("/listings/2021-08-01/items/{seller_id}/{sku:path}")
     async def patch_listings_item(request: Request, seller_id: str, sku: str) -> Response:
         params, region = _params(request), _region(request)
-        try:
-            body = await _json_body(request)
-        except SandboxApiError as err:
-            body = err
 
-        def handle(seller: Seller, at: datetime) -> tuple[int, Any]:
-            if isinstance(body, SandboxApiError):
-                raise body
+        def handle(seller: Seller, at: datetime, body: Any) -> tuple[int, Any]:
             return 200, listings_api.patch_listings_item(
                 state, seller, seller_id, sku, params, body, at, region
             )
@@ -343,18 +339,20 @@ def create_sandbox_app(
             "patchListingsItem",
             handle,
             path_params={"sellerId": seller_id, "sku": sku},
+            json_body=True,
         )
 
     # --- Feeds 2021-06-30 -------------------------------------------------------------------
 
     @app.post("/feeds/2021-06-30/documents")
     async def create_feed_document(request: Request) -> Response:
-        body, base = await _json_body(request), _base_url(request)
+        base = _base_url(request)
         return await api(
             request,
             "feeds",
             "createFeedDocument",
-            lambda s, at: (201, listings_api.create_feed_document(state, s, body, at, base)),
+            lambda s, at, body: (201, listings_api.create_feed_document(state, s, body, at, base)),
+            json_body=True,
         )
 
     @app.get("/feeds/2021-06-30/documents/{document_id}")
@@ -370,12 +368,13 @@ def create_sandbox_app(
 
     @app.post("/feeds/2021-06-30/feeds")
     async def create_feed(request: Request) -> Response:
-        body, region = await _json_body(request), _region(request)
+        region = _region(request)
         return await api(
             request,
             "feeds",
             "createFeed",
-            lambda s, at: (202, listings_api.create_feed(state, s, body, at, region)),
+            lambda s, at, body: (202, listings_api.create_feed(state, s, body, at, region)),
+            json_body=True,
         )
 
     @app.get("/feeds/2021-06-30/feeds/{feed_id}")
@@ -410,12 +409,12 @@ def create_sandbox_app(
 
     @app.post("/reports/2021-06-30/reports")
     async def create_report(request: Request) -> Response:
-        body = await _json_body(request)
         return await api(
             request,
             "reports",
             "createReport",
-            lambda s, at: (202, reports_api.create_report(state, s, body, at)),
+            lambda s, at, body: (202, reports_api.create_report(state, s, body, at)),
+            json_body=True,
         )
 
     @app.get("/reports/2021-06-30/reports/{report_id}")
@@ -526,7 +525,7 @@ def _add_scenario_routes(app: FastAPI, state: SandboxState, now: Callable[[], da
     """Routes under ``/_sandbox``: sellers, listings, orders, faults, clock, read-backs."""
 
     async def body_of(request: Request) -> dict[str, Any]:
-        data = await _json_body(request)
+        data = _parse_json(await request.body())
         return data if isinstance(data, dict) else {}
 
     def guarded(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
