@@ -190,17 +190,19 @@ class SerialPrinter:
         return p
 
     def send(self, job_id: str, data: bytes) -> None:
-        """Write the job and wait until it has left the port."""
+        """Write the job; the write timeout grows with the job's size at this speed."""
         p = self._open(self.timeout_s)
+        # pyserial's write timeout covers the whole write: a 50 KB receipt with
+        # images takes about 52 s at 9600 baud (10 bits a byte), so allow for it.
+        p.device.write_timeout = self.timeout_s + len(data) * 10 * 1.5 / self.baudrate
         try:
             p._raw(data)
-            p.device.flush()
         except OSError as err:  # pyserial's SerialException is an OSError
             raise PrinterSendError(
                 f"serial printer {self.describe()} failed during job {job_id}: {err}"
             ) from err
         finally:
-            _close_quietly(p)
+            _close_serial(p)
 
     def status(self) -> PrinterStatus:
         """Ask DLE EOT over the port; a port that does not open means offline."""
@@ -218,7 +220,7 @@ class SerialPrinter:
         except OSError as err:
             return PrinterStatus(online=False, detail=f"status query failed: {err}")
         finally:
-            _close_quietly(p)
+            _close_serial(p)
 
 
 class UsbPrinter:
@@ -449,6 +451,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _close_serial(p: Any) -> None:
+    # Not python-escpos's close(): its flush() (tcdrain) waits forever on a printer that
+    # holds flow control (paper out); the kernel's close bounds the wait.
+    device = p._device
+    p._device = False
+    if device:
+        try:
+            device.close()
+        except OSError as err:
+            _LOGGER.debug("closing serial port %s failed: %s", getattr(device, "port", "?"), err)
 
 
 def _close_quietly(p: Any) -> None:
