@@ -50,9 +50,9 @@ class HubSettings(BaseSettings):
     mqtt_tls_ca_file: Path | None = None
 
     ingest_enabled: bool = True
-    ingest_batch_max_events: int = Field(default=500, ge=1)
+    ingest_batch_max_messages: int = Field(default=200, ge=1)
     ingest_batch_max_wait_ms: int = Field(default=20, ge=0)
-    ingest_receive_maximum: int = Field(default=200, ge=1, le=65535)
+    ingest_receive_maximum: int = Field(default=400, ge=1, le=65535)
     resend_after_s: float = Field(default=30.0, gt=0)
     scheduler_interval_s: float = Field(default=1.0, gt=0)
     lease_ttl_s: float = Field(default=15.0, gt=0)

@@ -121,7 +121,7 @@ class IngestWorker:
             return []
         batch = [first]
         deadline = time.monotonic() + self._settings.ingest_batch_max_wait_ms / 1000
-        while len(batch) < self._settings.ingest_batch_max_events:
+        while len(batch) < self._settings.ingest_batch_max_messages:
             remaining = deadline - time.monotonic()
             try:
                 item = (

@@ -133,8 +133,8 @@ def test_a_gap_that_stays_open_asks_the_store_to_resend(
 def test_two_workers_on_one_shared_subscription_apply_a_stream_exactly_once(
     mosquitto: BrokerInfo, sessions: sessionmaker[Session], start_worker: WorkerFactory
 ) -> None:
-    a = start_worker(mosquitto, ingest_batch_max_events=5)
-    b = start_worker(mosquitto, ingest_batch_max_events=5)
+    a = start_worker(mosquitto, ingest_batch_max_messages=5)
+    b = start_worker(mosquitto, ingest_batch_max_messages=5)
     n = 120
     stream = [ev.sale("s-003", i, [("PEN", 1), ("INK", 2)]) for i in range(1, n + 1)]
     batches = [stream[i : i + 3] for i in range(0, n, 3)]

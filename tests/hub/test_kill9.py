@@ -86,7 +86,7 @@ def worker_process(
         "ACORN_HUB_WORKER_ID": f"kill9-{uuid.uuid4().hex[:8]}",
         "ACORN_HUB_RESEND_AFTER_S": "0.5",
         "ACORN_HUB_SCHEDULER_INTERVAL_S": "0.2",
-        "ACORN_HUB_INGEST_BATCH_MAX_EVENTS": "50",
+        "ACORN_HUB_INGEST_BATCH_MAX_MESSAGES": "50",
         "ACORN_HUB_LOG_JSON": "false",
     }
     worker = WorkerProcess(env, tmp_path / "worker.log")

@@ -618,3 +618,31 @@ def test_decision_is_json_ready() -> None:
     ]
     reasons = data["rules"][0]["candidates"][1]["reasons"]
     assert reasons == [{"code": "no_stock", "text": "no stock of SKU SKU-1 (has 0, needs 1)"}]
+
+
+def test_hard_limits_are_the_only_reason_given_and_are_listed_last() -> None:
+    # Excluded or wrong-channel locations are out whatever the rule says, so their other
+    # shortcomings are not listed; the rule's own rejections come first, nearest first.
+    cands = [
+        loc("s-001", 1, {"SKU-1": 0}, online=False, channels=frozenset({"ebay-uk"})),
+        loc("s-002", 9, {"SKU-1": 0}),
+        loc("s-003", 5, {"SKU-1": 5}),
+        loc("s-004", 2, {"SKU-1": 0}, online=False),
+    ]
+    decision = route(order([("SKU-1", 1)]), cands, DEFAULT_RULES, exclude=frozenset({"s-003"}))
+    report = decision.rules[0]
+    assert [c.location_id for c in report.candidates] == ["s-004", "s-002", "s-001", "s-003"]
+    assert reasons_of(decision, "s-001", rule=0) == ["does not ship for channel amazon-uk"]
+    assert reasons_of(decision, "s-003", rule=0) == [
+        "excluded: already rejected or timed out on this order"
+    ]
+
+
+def test_trimmed_filtered_list_counts_only_what_it_leaves_out() -> None:
+    cands = [loc(f"x-{i:03d}", i, {"SKU-1": 5}, online=False) for i in range(1, 4)]
+    cands += [loc(f"y-{i:03d}", 100 + i, {"SKU-1": 0}) for i in range(1, 4)]
+    decision = route(order([("SKU-1", 1)]), cands, ruleset(one_rule(), explain_top=3))
+    report = decision.rules[0]
+    assert [c.location_id for c in report.candidates] == ["x-001", "x-002", "x-003"]
+    assert report.omitted == {"no_stock": 3}
+    assert (report.eligible, report.filtered) == (0, 6)

@@ -125,3 +125,16 @@ def test_simulation_compares_two_rule_sets() -> None:
     assert nearest.summary.mean_distance_km is not None
     assert balanced.summary.mean_distance_km is not None
     assert nearest.summary.mean_distance_km < balanced.summary.mean_distance_km
+
+
+def test_stock_index_can_preselect_by_channel() -> None:
+    index = StockIndex(
+        [
+            loc("s-001", 1, {"SKU-A": 1}, channels=frozenset({"amazon-de"})),
+            loc("s-002", 1, {"SKU-A": 1}, channels=frozenset({"amazon-uk", "ebay-uk"})),
+            loc("w-001", 1, {"SKU-A": 1}, kind="warehouse"),  # every channel
+        ]
+    )
+    assert index.location_ids_for(["SKU-A"], channel="amazon-uk") == ["s-002", "w-001"]
+    assert index.location_ids_for(["SKU-A"], channel="amazon-de") == ["s-001", "w-001"]
+    assert index.location_ids_for(["SKU-A"]) == ["s-001", "s-002", "w-001"]
