@@ -6,11 +6,13 @@ locations and the retailer's rules, calls :func:`route`, stores the returned
 publish, queue).
 
 **Candidates contract.** ``candidates`` are the locations that hold any sellable
-stock of the order's SKUs, each with its capacity, load, online flag and channels
+stock of the order's SKUs (optionally narrowed to those allowed for the order's
+channel), each with its capacity, load, online flag and channels
 (:class:`StockIndex` does the same selection in memory for simulations and the
 benchmark). ``stock`` is on hand minus open reservations per SKU; safety stock is
 subtracted here, by the rules that ask for it. A location that is not passed in is
-not considered, and is not mentioned in the explanation.
+not considered, and is not mentioned in the explanation. Routing cost grows with
+the number of candidates, so the pre-filter matters (see ``bench/routing.py``).
 
 **Rules** are tried in order (HotWax-style brokering rules). For each rule:
 

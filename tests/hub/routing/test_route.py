@@ -646,3 +646,17 @@ def test_trimmed_filtered_list_counts_only_what_it_leaves_out() -> None:
     assert [c.location_id for c in report.candidates] == ["x-001", "x-002", "x-003"]
     assert report.omitted == {"no_stock": 3}
     assert (report.eligible, report.filtered) == (0, 6)
+
+
+def test_greedy_split_can_use_one_parcel_more_than_needed() -> None:
+    """The documented limit of the greedy cover (docs/routing.md): the nearest location
+    covering A and C is taken first, so B and D need a parcel each."""
+    near = loc("s-001", 1, {"A": 1, "C": 1})
+    ab = loc("s-002", 5, {"A": 1, "B": 1})
+    cd = loc("s-003", 6, {"C": 1, "D": 1})
+    lines = [("A", 1), ("B", 1), ("C", 1), ("D", 1)]
+    decision = route(order(lines), [near, ab, cd], ruleset(one_rule(on_no_fill="split")))
+    assert decision.outcome is Outcome.SPLIT
+    assert decision.location_ids == ("s-001", "s-002", "s-003")
+    capped = ruleset(one_rule(on_no_fill="split", max_shipments=2))
+    assert route(order(lines), [near, ab, cd], capped).outcome is Outcome.UNROUTABLE
