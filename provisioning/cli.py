@@ -17,7 +17,11 @@ def store() -> None:
     """Stores on the hub."""
 
 
-stub_command(store, "create", "provision store create", "Create a store and print its enrollment code")
+stub_command(
+    store, "create", "provision store create", "Create a store and print its enrollment code"
+)
 stub_command(store, "revoke", "provision store revoke", "Disable a store and its credentials")
 stub_command(provision, "enroll", "provision enroll", "Enroll this POS box with a one-time code")
-stub_command(provision, "doctor", "provision doctor", "Check config, database, broker, clock, devices")
+stub_command(
+    provision, "doctor", "provision doctor", "Check config, database, broker, clock, devices"
+)
