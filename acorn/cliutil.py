@@ -25,8 +25,11 @@ def fail(message: str, *, code: int = EXIT_FAILURE) -> NoReturn:
 def stub_command(group: click.Group, name: str, full_name: str, help_text: str) -> None:
     """Register a placeholder command that reports it is not available yet."""
 
-    @group.command(name=name, help=f"{help_text} (not available yet)",
-                   context_settings={"ignore_unknown_options": True})
+    @group.command(
+        name=name,
+        help=f"{help_text} (not available yet)",
+        context_settings={"ignore_unknown_options": True},
+    )
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def _stub(args: tuple[str, ...]) -> None:
         not_available(full_name)
