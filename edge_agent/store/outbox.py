@@ -85,21 +85,24 @@ class Outbox:
         max_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> list[PendingEvent]:
         """Return the next events after ``after_seq`` in seq order that fit one batch payload."""
-        rows = (
-            OutboxEvent.select(OutboxEvent.seq, OutboxEvent.envelope)
-            .where(OutboxEvent.seq > after_seq)
-            .order_by(OutboxEvent.seq)
-            .limit(limit)
-        )
+        rows = execute(
+            self._db,
+            "SELECT seq, envelope FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
         batch: list[PendingEvent] = []
         size = 2  # the brackets of the JSON array
-        for row in rows:
-            payload = str(row.envelope).encode("utf-8")
+        for seq, text in rows:
+            payload = str(text).encode("utf-8")
             if batch and size + len(payload) + 1 > max_bytes:
                 break
-            batch.append(PendingEvent(int(row.seq), payload))
+            batch.append(PendingEvent(int(seq), payload))
             size += len(payload) + 1
         return batch
+
+    def acked_seq(self) -> int:
+        """Return the highest seq the hub has acked."""
+        return read_value(self._db, CounterName.ACKED_SEQ)
 
     def first_seq(self) -> int | None:
         """Return the lowest seq still waiting for an ack, or None when empty."""
@@ -125,12 +128,21 @@ class Outbox:
 
     def stats(self, *, now: datetime | None = None) -> OutboxStats:
         """Return depth, age of the oldest unsynced event, last seq and acked seq."""
-        row = execute(self._db, "SELECT COUNT(*), MIN(created_at) FROM outbox").fetchone()
-        depth = int(row[0])
+        # The rows left are always the contiguous seqs (acked, last]: depth and the oldest
+        # row come from the primary key's ends, never from a scan of the (large) rows.
+        # One statement, so one consistent snapshot even while the pump deletes rows.
+        row = execute(
+            self._db,
+            "SELECT (SELECT MAX(seq) FROM outbox), seq, created_at FROM outbox "
+            "ORDER BY seq LIMIT 1",
+        ).fetchone()
+        depth = 0
         age: float | None = None
-        if row[1] is not None:
+        if row is not None:
+            last, first, created = row
+            depth = int(last) - int(first) + 1
             moment = now or datetime.now(UTC)
-            age = max(0.0, (moment - from_utc_text(row[1])).total_seconds())
+            age = max(0.0, (moment - from_utc_text(created)).total_seconds())
         return OutboxStats(
             depth=depth,
             oldest_unsynced_age_s=age,

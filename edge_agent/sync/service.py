@@ -201,7 +201,7 @@ class SyncService:
         self._last_ack_at: datetime | None = None
         self._ack_progress_at = time.monotonic()
         self._ack_timeout_s = self._tuning.ack_timeout_s
-        self._acked_seen = store.outbox.stats().acked_seq
+        self._acked_seen = store.outbox.acked_seq()
         self._auth_failed = False
         self.connect_attempts = 0
 
@@ -412,7 +412,10 @@ class SyncService:
 
     @staticmethod
     def _close_socket(client: mqtt.Client) -> None:
+        """Let paho flush the DISCONNECT and close the socket (bounded)."""
         for _ in range(20):
+            if client.socket() is None:
+                break
             if client.loop(timeout=0.01) != mqtt.MQTT_ERR_SUCCESS:
                 break
 
@@ -444,7 +447,7 @@ class SyncService:
         client.subscribe(topics.up_status(self.store_id), qos=1)
         self._publish_birth(conn)
         # Everything not yet acked goes again on a new connection (at least once).
-        conn.cursor = self._store.outbox.stats().acked_seq
+        conn.cursor = self._store.outbox.acked_seq()
         self._ack_progress_at = time.monotonic()
         self._ack_timeout_s = self._tuning.ack_timeout_s
         while not conn.closed:
@@ -565,7 +568,10 @@ class SyncService:
     def _on_disconnect(self, conn: _Connection, rc: ReasonCode) -> None:
         conn.closed = True
         if conn.connack is not None and not conn.connack.is_failure:
-            _LOGGER.warning("disconnected from the broker (%s)", rc)
+            if self._stop.is_set() or conn.reconnect_requested:
+                _LOGGER.info("disconnected from the broker (%s)", rc)
+            else:
+                _LOGGER.warning("disconnected from the broker (%s)", rc)
 
     def _on_publish(self, conn: _Connection, mid: int, rc: ReasonCode) -> None:
         last = conn.inflight.pop(mid, None)
@@ -586,7 +592,7 @@ class SyncService:
 
     def _on_hub_ack(self, seq: int) -> None:
         self._store.outbox.acknowledge(seq)
-        acked = self._store.outbox.stats().acked_seq
+        acked = self._store.outbox.acked_seq()
         if acked > self._acked_seen:
             self._acked_seen = acked
             self._ack_progress_at = time.monotonic()
