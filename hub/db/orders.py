@@ -26,17 +26,20 @@ def route_order(session: Session, message: OrderMessage, *, now: datetime) -> No
         raise ValueError("route_order takes a routed order; use cancel_order to cancel")
     if session.get(OrderReservation, (message.order_id, store.id, message.lines[0].sku)):
         raise Conflict(f"order {message.order_id!r} is already routed to {store.id!r}")
+    wanted: dict[str, int] = {}
+    for line in message.lines:  # an order may list a SKU on two lines
+        wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
     ledger = LedgerWriter(session, now=now)
-    ledger.load((store.id, line.sku) for line in message.lines)
+    ledger.load((store.id, sku) for sku in wanted)
     ctx = MovementContext(at=now, reference=message.order_id)
-    for line in message.lines:
-        ledger.reserve(store.id, line.sku, line.qty, ctx)
+    for sku, qty in sorted(wanted.items()):
+        ledger.reserve(store.id, sku, qty, ctx)
         session.add(
             OrderReservation(
                 order_id=message.order_id,
                 location_id=store.id,
-                sku=line.sku,
-                qty=line.qty,
+                sku=sku,
+                qty=qty,
                 status="open",
                 created_at=now,
                 updated_at=now,
