@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from hub.channels.amazon.errors import UnknownMarketplace
+from hub.domain.business_day import business_day, day_bounds_utc
 
 LWA_TOKEN_URL: Final = "https://api.amazon.com/auth/o2/token"
 
@@ -152,12 +153,9 @@ def to_marketplace_local(at_utc: datetime, marketplace_id: str) -> datetime:
 
 def marketplace_day(at_utc: datetime, marketplace_id: str) -> date:
     """The marketplace-local calendar day of an instant."""
-    return to_marketplace_local(at_utc, marketplace_id).date()
+    return business_day(at_utc, marketplace(marketplace_id).zone_name)
 
 
 def marketplace_day_bounds_utc(day: date, marketplace_id: str) -> tuple[datetime, datetime]:
     """UTC [start, end) of a marketplace-local day; DST change days last 23 or 25 hours."""
-    tz = marketplace(marketplace_id).zone
-    start = datetime.combine(day, time(0, 0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return day_bounds_utc(day, marketplace(marketplace_id).zone_name)
