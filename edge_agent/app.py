@@ -69,15 +69,14 @@ def broker_settings_for(settings: EdgeSettings) -> BrokerSettings:
 
 def build_devices(settings: EdgeSettings, store: EdgeStore) -> DeviceManager | None:
     """Create the device manager when a [devices] table is configured (its queue shares our DB)."""
-    if not settings.devices:
+    if settings.devices is None:
         return None
+    # Imported only when configured: python-escpos is slow to import.
     from edge_agent.devices import queue_models
-    from edge_agent.devices.config import DeviceConfig
     from edge_agent.devices.manager import DeviceManager
 
-    config = DeviceConfig.model_validate(settings.devices)
-    queue_models.bind(store.db)
-    return DeviceManager(config)
+    queue_models.bind(store.db)  # the print queue's table lives in the edge database
+    return DeviceManager(settings.devices)
 
 
 class EdgeAgent:

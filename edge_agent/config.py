@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edge_agent.devices.config import DeviceConfig
 from edge_agent.domain.rounding import RoundingMode
 from edge_agent.domain.tax import StoreTaxPolicy, TaxRate, TaxRounding
 from edge_agent.store.db import Synchronous
@@ -113,6 +114,19 @@ class UiConfig(BaseModel):
     discount_without_approval_bp: int = Field(1000, ge=0, le=10_000)
 
 
+class ReceiptConfig(BaseModel):
+    """What printed receipts say about the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    till_id: str = "1"
+    address_lines: list[str] = Field(default_factory=list)
+    phone: str = ""
+    tax_id: str = ""
+    footer_lines: list[str] = Field(default_factory=lambda: ["Thank you"])
+    language: str = "en"
+
+
 class SyncConfig(BaseModel):
     """Outbox pump tuning."""
 
@@ -143,7 +157,9 @@ class EdgeSettings(BaseSettings):
     tax: TaxConfig = Field(default_factory=TaxConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
-    devices: dict[str, Any] = Field(default_factory=dict)
+    receipt: ReceiptConfig = Field(default_factory=ReceiptConfig)
+    # None: no [devices] table, the till runs with the browser's keyboard wedge and no printer.
+    devices: DeviceConfig | None = None
 
     @field_validator("store_id")
     @classmethod

@@ -138,6 +138,10 @@ class ShiftRepository:
         row = ShiftRow.get_or_none(ShiftRow.closed_at.is_null())
         return None if row is None else _domain_shift(row)
 
+    def closed_count(self) -> int:
+        """How many shifts this till has closed (the Z number of the last one)."""
+        return int(ShiftRow.select().where(ShiftRow.closed_at.is_null(False)).count())
+
     def get(self, shift_id: str) -> ShiftView:
         """Return one shift with its Z report once closed."""
         row = ShiftRow.get_or_none(ShiftRow.id == shift_id)

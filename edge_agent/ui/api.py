@@ -488,11 +488,11 @@ def complete() -> tuple[Response, int]:
             )
         )
     result = ctx().till.complete(sid(), cashier_id(), tenders, cart_id=_opt_str(data, "cart_id"))
-    if not result.duplicate:
-        ctx().print_sale(result.completed)
+    job = None if result.duplicate else ctx().print_sale(result.completed)
     return jsonify(
         sale=sale_view(result.completed, duplicate=result.duplicate),
         cart=cart_view(ctx().till.cart(sid())),
+        print_job=job,
     ), (200 if result.duplicate else 201)
 
 
@@ -642,11 +642,12 @@ def close_shift() -> Response:
     """Close the shift with the counted cash; returns its Z report."""
     data = body()
     closure = ctx().till.close_shift(_int(data, "counted_cash_minor"))
-    ctx().print_z_report(closure.report)
+    job = ctx().print_z_report(closure)
     return jsonify(
         shift_id=closure.shift.shift_id,
         closed_at=closure.closed_at.isoformat(),
         report=z_report_dict(closure.report),
+        print_job=job,
     )
 
 

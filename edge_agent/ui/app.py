@@ -11,7 +11,7 @@ from edge_agent.config import EdgeSettings
 from edge_agent.store.facade import EdgeStore
 from edge_agent.sync.service import SyncService
 from edge_agent.ui.api import api
-from edge_agent.ui.context import ReceiptMapper, UiContext, ZReportMapper
+from edge_agent.ui.context import UiContext
 from edge_agent.ui.pages import pages
 from edge_agent.ui.till import LoginGuard, Till
 
@@ -25,8 +25,6 @@ def create_app(
     store: EdgeStore,
     sync: SyncService | None = None,
     devices: DeviceManager | None = None,
-    receipt_mapper: ReceiptMapper | None = None,
-    z_report_mapper: ZReportMapper | None = None,
 ) -> Flask:
     """Build the cashier UI for one store; device components are optional.
 
@@ -57,8 +55,6 @@ def create_app(
         till=till,
         sync=sync,
         devices=devices,
-        receipt_mapper=receipt_mapper,
-        z_report_mapper=z_report_mapper,
     )
     app.register_blueprint(api)
     app.register_blueprint(pages)

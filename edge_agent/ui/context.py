@@ -3,32 +3,27 @@
 The devices (printer, scanner) are optional: without them the UI still sells,
 shows receipts on screen and says that no printer is configured. The seam is
 narrow on purpose: ``print_sale`` and ``print_z_report`` hand documents to the
-device manager when there is one and a receipt mapping for it.
+device manager when there is one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edge_agent.config import EdgeSettings
 from edge_agent.domain.sale import CompletedSale
-from edge_agent.domain.zreport import ZReport
+from edge_agent.domain.shift import ShiftClosure
 from edge_agent.store.facade import EdgeStore
 from edge_agent.sync.service import SyncService
+from edge_agent.ui.receipts import ReceiptSettings, sale_receipt, shift_z_report
 from edge_agent.ui.till import Till
 
 if TYPE_CHECKING:
     from edge_agent.devices.manager import DeviceManager
 
 _LOGGER = logging.getLogger(__name__)
-
-#: Builds the printer's document for a sale (receipt layout lives with the devices).
-ReceiptMapper = Callable[[CompletedSale, bool], Any]
-#: Builds the printer's document for a Z report.
-ZReportMapper = Callable[[ZReport], Any]
 
 
 @dataclass(slots=True)
@@ -40,9 +35,21 @@ class UiContext:
     till: Till
     sync: SyncService | None = None
     devices: DeviceManager | None = None
-    receipt_mapper: ReceiptMapper | None = None
-    z_report_mapper: ZReportMapper | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    receipt: ReceiptSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        r = self.settings.receipt
+        self.receipt = ReceiptSettings(
+            store_id=self.settings.store_id,
+            name=self.settings.store_name,
+            timezone=self.settings.zone,
+            till_id=r.till_id,
+            address_lines=tuple(r.address_lines),
+            phone=r.phone,
+            tax_id=r.tax_id,
+            footer_lines=tuple(r.footer_lines),
+            language=r.language,
+        )
 
     def sync_status(self) -> dict[str, Any]:
         """The link and outbox figures (outbox only when sync is not running)."""
@@ -76,25 +83,28 @@ class UiContext:
         return status
 
     def print_sale(self, sale: CompletedSale, *, copy: bool = False) -> dict[str, Any] | None:
-        """Queue the sale's receipt on the printer; None when there is no printer or mapping."""
-        if self.devices is None or self.receipt_mapper is None:
+        """Queue the sale's receipt (a reprint of the first job when asked); None: no printer."""
+        if self.devices is None:
             return None
+        job_id = f"receipt:{sale.sale_id}"
         try:
-            doc = self.receipt_mapper(sale, copy)
-            job_id = f"receipt:{sale.sale_id}" + (":copy" if copy else "")
-            info = self.devices.print_receipt(doc, job_id=None if copy else job_id)
+            if copy and self.devices.queue.job(job_id) is not None:
+                info = self.devices.reprint(job_id)
+            else:
+                info = self.devices.print_receipt(sale_receipt(sale, self.receipt), job_id=job_id)
         except Exception:  # noqa: BLE001 - the sale is saved; a print fault must not undo it
             _LOGGER.exception("receipt %s could not be queued for printing", sale.receipt_no)
             return {"state": "failed", "detail": "the receipt could not be queued; reprint it"}
         result: dict[str, Any] = info.as_dict()
         return result
 
-    def print_z_report(self, report: ZReport) -> dict[str, Any] | None:
-        """Queue a Z report on the printer when there is one and a mapping for it."""
-        if self.devices is None or self.z_report_mapper is None:
+    def print_z_report(self, closure: ShiftClosure) -> dict[str, Any] | None:
+        """Queue a closed shift's Z report when there is a printer."""
+        if self.devices is None:
             return None
         try:
-            info = self.devices.print_z_report(self.z_report_mapper(report))
+            z_number = self.store.shifts.closed_count()
+            info = self.devices.print_z_report(shift_z_report(closure, self.receipt, z_number))
         except Exception:  # noqa: BLE001 - the shift is closed; printing is best effort
             _LOGGER.exception("Z report could not be queued for printing")
             return {"state": "failed"}

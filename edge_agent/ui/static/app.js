@@ -334,6 +334,21 @@ const actions = {
   },
 };
 
+// A serial scanner (devices layer) reports scans over server-sent events; the scan field
+// handles the keyboard wedge itself.
+function listenToScanner() {
+  if (!window.EventSource) return;
+  const stream = new EventSource("/api/devices/scans/stream");
+  stream.addEventListener("scan", async (ev) => {
+    const scan = JSON.parse(ev.data);
+    if (scan.source === "wedge") return;
+    if (scan.outcome !== "accepted") { say(scan.message || "Scan not recognised."); return; }
+    if (scan.kind !== "gtin") { say("Scanned " + scan.code + ": not a product barcode."); return; }
+    const data = await act(api("POST", "/cart/scan", { code: scan.code }));
+    if (data) say("Added " + data.cart.lines[data.cart.lines.length - 1].name, true);
+  });
+}
+
 function setupSell() {
   $("#scan-form").addEventListener("submit", onScan);
   document.querySelectorAll("[data-action]").forEach((b) => {
@@ -346,6 +361,7 @@ function setupSell() {
   $("#scan").addEventListener("blur", () => setTimeout(focusScan, 0));
   document.addEventListener("click", () => setTimeout(focusScan, 0));
   api("GET", "/cart").then((d) => renderCart(d.cart)).catch((e) => say(e.message));
+  api("GET", "/status").then((s) => { if (s.devices) listenToScanner(); }).catch(() => {});
   refreshStatus();
   setInterval(refreshStatus, 3000);
   focusScan();
