@@ -337,3 +337,4 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+from hub.db import models_alarms as _models_alarms  # noqa: E402,F401  (register tables)
