@@ -338,3 +338,4 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
 from hub.db import models_alarms as _models_alarms  # noqa: E402,F401  (register tables)
+from hub.db import models_channels as _models_channels  # noqa: E402,F401  (register tables)
