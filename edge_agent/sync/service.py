@@ -506,6 +506,8 @@ class SyncService:
             last_seq=stats.last_seq,
             devices=devices,
             at=datetime.now(UTC),
+            # An extra field (v1 keeps unknown fields): the hub sends the catalog delta since it.
+            catalog_version=self._store.catalog.version(),
         )
 
     def _publish_birth(self, conn: _Connection) -> None:

@@ -258,6 +258,7 @@ def test_birth_will_and_stale_death(
     assert birth["last_seq"] == 2
     assert birth["oldest_unsynced_age_s"] >= 0
     assert birth["agent_version"] == "test"
+    assert birth["catalog_version"] == 0
 
     proxy.cut()  # the TCP connection dies without DISCONNECT, like a cable pull
     wait_until(
