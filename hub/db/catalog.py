@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.models import Barcode, CatalogVersion, Price, PriceList, Product, Store
-from hub.db.util import chunks, insert_for, table_of
+from hub.db.util import bulk_upsert, chunks, table_of
 from hub.domain.catalog import (
     ALL_COLUMNS,
     CatalogRow,
@@ -69,6 +69,12 @@ def import_csv(
     price_lists = {p.id: p.currency for p in session.scalars(select(PriceList))}
     with_barcodes = "barcodes" in {c.strip().lower() for c in reader.fieldnames or []}
     barcode_sets: dict[str, set[str]] = {}
+    # Every barcode's owner, read once: one streaming scan beats thousands of IN lookups.
+    owners: dict[str, str] = {}
+    for gtin, sku in session.execute(
+        select(Barcode.gtin, Barcode.sku).execution_options(yield_per=10_000)
+    ):
+        owners[gtin] = sku
     batch: list[tuple[int, CatalogRow]] = []
     for row_dict in reader:
         report.rows += 1
@@ -81,18 +87,18 @@ def import_csv(
         else:
             batch.append((line, parsed))
         if len(batch) >= CHUNK_ROWS:
-            _write_chunk(session, batch, version, now, report, barcode_sets)
+            _write_chunk(session, batch, version, now, report, barcode_sets, owners)
             batch = []
         if progress is not None and report.rows % 1000 == 0:
             progress(1000)
     if batch:
-        _write_chunk(session, batch, version, now, report, barcode_sets)
+        _write_chunk(session, batch, version, now, report, barcode_sets, owners)
     if with_barcodes and barcode_sets:
         # Barcodes are synced once for the whole file: a SKU's rows may be far apart.
-        before = _count_version(session, Product, version)
-        _sync_barcodes(session, barcode_sets, version, now)
-        report.changed_products = _count_version(session, Product, version)
-        report.changed_products = max(report.changed_products, before)
+        _sync_barcodes(session, barcode_sets, owners, version, now)
+    # The version is new: every product or price carrying it was changed by this import.
+    report.changed_products = _count_version(session, Product, version)
+    report.changed_prices = _count_version(session, Price, version)
     if progress is not None:
         progress(report.rows % 1000)
     for price_list_id, currency in price_lists.items():
@@ -146,16 +152,9 @@ def _write_chunk(
     now: datetime,
     report: ImportReport,
     barcode_sets: dict[str, set[str]],
+    owners: dict[str, str],
 ) -> None:
-    rows = [r for _, r in lines]
     # Barcodes owned by another SKU in the database refuse the row.
-    gtins = sorted({g for r in rows for g in r.barcodes})
-    owners: dict[str, str] = {}
-    for part in chunks(gtins, 1000):
-        for gtin, sku in session.execute(
-            select(Barcode.gtin, Barcode.sku).where(Barcode.gtin.in_(part))
-        ):
-            owners[gtin] = sku
     good: list[CatalogRow] = []
     for line, row in lines:
         clash = [g for g in row.barcodes if owners.get(g, row.sku) != row.sku]
@@ -191,26 +190,14 @@ def _write_chunk(
         }
         for r in products.values()
     ]
-    if product_rows:
-        ins = insert_for(session, table_of(Product))
-        stmt = ins.on_conflict_do_update(
-            index_elements=[Product.sku],
-            set_={
-                "name": ins.excluded.name,
-                "tax_class": ins.excluded.tax_class,
-                "cost_minor": ins.excluded.cost_minor,
-                "active": ins.excluded.active,
-                "version": ins.excluded.version,
-                "updated_at": ins.excluded.updated_at,
-            },
-            where=or_(
-                Product.name != ins.excluded.name,
-                Product.tax_class != ins.excluded.tax_class,
-                Product.cost_minor.is_distinct_from(ins.excluded.cost_minor),
-                Product.active != ins.excluded.active,
-            ),
-        ).returning(Product.sku)
-        report.changed_products += len(session.execute(stmt, product_rows).all())
+    bulk_upsert(
+        session,
+        table_of(Product),
+        product_rows,
+        key=["sku"],
+        update=["name", "tax_class", "cost_minor", "active", "version", "updated_at"],
+        compare=["name", "tax_class", "cost_minor", "active"],
+    )
     for row in good:
         barcode_sets.setdefault(row.sku, set()).update(row.barcodes)
     price_rows = [
@@ -222,14 +209,14 @@ def _write_chunk(
         }
         for r in good
     ]
-    if price_rows:
-        pins = insert_for(session, table_of(Price))
-        price_stmt = pins.on_conflict_do_update(
-            index_elements=[Price.price_list_id, Price.sku],
-            set_={"price_minor": pins.excluded.price_minor, "version": pins.excluded.version},
-            where=Price.price_minor != pins.excluded.price_minor,
-        ).returning(Price.sku)
-        report.changed_prices += len(session.execute(price_stmt, price_rows).all())
+    bulk_upsert(
+        session,
+        table_of(Price),
+        price_rows,
+        key=["price_list_id", "sku"],
+        update=["price_minor", "version"],
+        compare=["price_minor"],
+    )
     report.imported += len(good)
 
 
@@ -240,15 +227,17 @@ def _count_version(session: Session, model: type[Product] | type[Price], version
 
 
 def _sync_barcodes(
-    session: Session, wanted_sets: dict[str, set[str]], version: int, now: datetime
+    session: Session,
+    wanted_sets: dict[str, set[str]],
+    owners: dict[str, str],
+    version: int,
+    now: datetime,
 ) -> None:
     """Make each product's barcodes exactly the file's list; a change bumps its version."""
     skus = sorted(wanted_sets)
     current: dict[str, set[str]] = {s: set() for s in skus}
-    for part in chunks(skus, 1000):
-        for gtin, sku in session.execute(
-            select(Barcode.gtin, Barcode.sku).where(Barcode.sku.in_(part))
-        ):
+    for gtin, sku in owners.items():
+        if sku in current:
             current[sku].add(gtin)
     to_delete: list[str] = []
     to_add: list[dict[str, str]] = []
@@ -261,8 +250,7 @@ def _sync_barcodes(
             to_add.extend({"gtin": g, "sku": sku} for g in sorted(wanted - current[sku]))
     for part in chunks(sorted(to_delete), 1000):
         session.execute(delete(Barcode).where(Barcode.gtin.in_(part)))
-    if to_add:
-        session.execute(insert_for(session, table_of(Barcode)), to_add)
+    bulk_upsert(session, table_of(Barcode), to_add, key=["gtin"])
     for part in chunks(changed, 1000):
         session.execute(
             update(Product)

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, select, tuple_, update
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.db.models import StockLevel, StockMovement
-from hub.db.util import chunks, for_update, insert_for, table_of
+from hub.db.util import bulk_insert, bulk_update, bulk_upsert, chunks, for_update, table_of
 from hub.domain.ledger import (
     Change,
     MovementKind,
@@ -72,9 +72,9 @@ class LedgerWriter:
         missing = [k for k in wanted if k not in self._positions]
         if not missing:
             return
-        ins = insert_for(self._session, table_of(StockLevel)).on_conflict_do_nothing()
-        self._session.connection().execute(
-            ins,
+        bulk_upsert(
+            self._session,
+            table_of(StockLevel),
             [
                 {
                     "location_id": loc,
@@ -87,6 +87,7 @@ class LedgerWriter:
                 }
                 for loc, sku in missing
             ],
+            key=["location_id", "sku"],
         )
         self._select(missing)
 
@@ -231,8 +232,8 @@ class LedgerWriter:
                 pos = self._positions[(loc, sku)]
                 rows.append(
                     {
-                        "k_location_id": loc,
-                        "k_sku": sku,
+                        "location_id": loc,
+                        "sku": sku,
                         "last_count": pos.last_count,
                         "count_key": pos.count_key,
                         "count_at": self._count_at.get((loc, sku)),
@@ -242,27 +243,10 @@ class LedgerWriter:
                         "updated_at": self._now,
                     }
                 )
-            table = table_of(StockLevel)
-            stmt = (
-                update(table)
-                .where(
-                    table.c.location_id == bindparam("k_location_id"),
-                    table.c.sku == bindparam("k_sku"),
-                )
-                .values(
-                    last_count=bindparam("last_count"),
-                    count_key=bindparam("count_key"),
-                    count_at=bindparam("count_at"),
-                    deltas_since_count=bindparam("deltas_since_count"),
-                    on_hand=bindparam("on_hand"),
-                    reserved=bindparam("reserved"),
-                    updated_at=bindparam("updated_at"),
-                )
-            )
-            self._session.connection().execute(stmt, rows)
+            bulk_update(self._session, table_of(StockLevel), rows, key=["location_id", "sku"])
             self._dirty.clear()
         written = len(self._movements)
         if self._movements:
-            self._session.connection().execute(table_of(StockMovement).insert(), self._movements)
+            bulk_insert(self._session, table_of(StockMovement), self._movements)
             self._movements = []
         return written

@@ -42,7 +42,7 @@ from hub.db.models import (
     StoreStatus,
     StoreSync,
 )
-from hub.db.util import chunks, for_update, insert_for, table_of
+from hub.db.util import bulk_insert, bulk_insert_new, for_update, table_of
 from hub.domain.effects import EventPlan, OpKind, plan_event
 from hub.domain.seqtrack import SeqState, advance, announce
 from hub.logs import trace_id
@@ -122,6 +122,8 @@ class _Status:
 
 
 Clock = Callable[[], datetime]
+EventHook = Callable[[Session, list[tuple[str, str, dict[str, Any], datetime]], datetime], None]
+"""Called in the batch transaction with the applied events: (store, type, body, at)."""
 
 
 def _utcnow() -> datetime:
@@ -134,6 +136,7 @@ class BatchApplier:
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock = _utcnow) -> None:
         self._sessions = session_factory
         self._clock = clock
+        self.event_hooks: list[EventHook] = []
 
     def apply(self, messages: Sequence[InboundMessage]) -> BatchResult:
         """Apply a batch; on an unexpected failure fall back to one message at a time."""
@@ -361,27 +364,24 @@ class BatchApplier:
         ordered = list(by_key.values())
         if not ordered:
             return [], duplicates
-        inserted: set[tuple[str, int]] = set()
-        table = table_of(AppliedEvent)
-        ins = insert_for(session, table).on_conflict_do_nothing()
-        ins = ins.returning(table.c.store_id, table.c.seq)
-        for part in chunks(ordered, 500):
-            rows = session.execute(
-                ins,
-                [
-                    {
-                        "store_id": e.key[0],
-                        "seq": e.key[1],
-                        "event_id": e.decoded.envelope.id,
-                        "type": e.decoded.envelope.type,
-                        "at": e.decoded.envelope.at,
-                        "applied_at": now,
-                        "body": e.body,
-                    }
-                    for e in part
-                ],
+        rows = [
+            {
+                "store_id": e.key[0],
+                "seq": e.key[1],
+                "event_id": e.decoded.envelope.id,
+                "type": e.decoded.envelope.type,
+                "at": e.decoded.envelope.at,
+                "applied_at": now,
+                "body": e.body,
+            }
+            for e in ordered
+        ]
+        inserted = {
+            (str(sid), int(seq))
+            for sid, seq in bulk_insert_new(
+                session, table_of(AppliedEvent), rows, key=["store_id", "seq"]
             )
-            inserted.update((sid, int(seq)) for sid, seq in rows)
+        }
         fresh = [e for e in ordered if e.key in inserted]
         rest = [e for e in ordered if e.key not in inserted]
         if rest:
@@ -455,8 +455,14 @@ class BatchApplier:
             result.applied += 1
             result.applied_per_store[env.store] += 1
         ledger.flush()
+        if self.event_hooks:
+            applied = [
+                (e.key[0], e.decoded.envelope.type, e.body, e.decoded.envelope.at) for e, _ in plans
+            ]
+            for hook in self.event_hooks:
+                hook(session, applied, now)
         if facts:
-            session.connection().execute(table_of(SaleFact).insert(), facts)
+            bulk_insert(session, table_of(SaleFact), facts)
         for store_id, keys_ in acks.items():
             downlink.acknowledge(session, store_id, keys_, now=now, note="store event")
         for store_id, states in devices.items():
