@@ -41,6 +41,13 @@ function uuid4() {
 
 // ---------------------------------------------------------------- status bar (both pages)
 
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  if (seconds < 90) return Math.round(seconds) + " s";
+  if (seconds < 5400) return Math.round(seconds / 60) + " min";
+  return Math.round(seconds / 3600) + " h";
+}
+
 async function refreshStatus() {
   try {
     const s = await api("GET", "/status");
@@ -48,7 +55,9 @@ async function refreshStatus() {
     if (link) {
       link.className = "link " + s.sync.state;
       const queued = s.queued_events;
-      link.textContent = (s.online ? "Online" : "Offline") + (queued ? " · " + queued + " queued" : "");
+      let text = s.online ? "Online" : (s.sync.state === "auth_failed" ? "Offline: login refused" : "Offline");
+      if (queued) text += " · " + queued + " queued, oldest " + age(s.oldest_unsynced_age_s);
+      link.textContent = text;
       link.title = s.sync.message;
     }
     if ($("#store")) $("#store").textContent = s.store_name || s.store_id;
