@@ -13,7 +13,9 @@ from edge_agent.domain.returns import Disposition, ReturnRequestLine
 from edge_agent.store.errors import Conflict, NotFound
 from edge_agent.store.facade import EdgeStore
 from edge_agent.store.models import OutboxEvent, Sale, SaleLine, Stock, Tender
+from edge_agent.store.outbox import join_batch
 from edge_agent.store.returns import BlindItem
+from protocol.codec import DecodedEvent, RejectedEvent, decode_event_batch
 from tests.edge.store.helpers import cart_of, cash
 
 
@@ -202,3 +204,43 @@ def test_shift_close_writes_z_report_and_event(stocked: EdgeStore) -> None:
     assert view.report["sales_total_minor"] == 899
     with pytest.raises(Conflict, match="already closed"):
         stocked.shifts.close(shift.shift_id, counted_cash_minor=0)
+
+
+def test_every_event_the_till_writes_passes_the_protocol_decoder(stocked: EdgeStore) -> None:
+    """The hub decodes with protocol.codec: every event type written here must pass it."""
+    shift = stocked.shifts.open("c1", 1000)
+    sale = stocked.sales.complete(
+        cart_of(stocked, ("SOAP", 1), ("APPLES", 11)),  # APPLES goes below zero
+        cashier_id="c1",
+        tenders=[cash(stocked, 5000)],
+        shift_id=shift.shift_id,
+    ).completed
+    stocked.sales.void(cart_of(stocked, ("SOAP", 1)), cashier_id="c1", reason="changed mind")
+    stocked.returns.against_receipt(
+        sale.receipt_no, [ReturnRequestLine(1, 1)], return_id=uuid.uuid4(), cashier_id="c1"
+    )
+    stocked.returns.blind(
+        [BlindItem("BREAD", 1)],
+        return_id=uuid.uuid4(),
+        approval=ManagerApproval("m1"),
+        reason="no receipt",
+        cashier_id="c1",
+    )
+    stocked.stock.receive("MILK-1L", 5)
+    stocked.stock.adjust("MILK-1L", -1, reason="damaged")
+    stocked.stock.count("MILK-1L", 3)
+    stocked.shifts.close(shift.shift_id, counted_cash_minor=0)
+    payload = join_batch(stocked.outbox.pending(0, limit=1000))
+    decoded = decode_event_batch(f"acorn/v1/store/{stocked.store_id}/up/events", payload)
+    assert [d for d in decoded if isinstance(d, RejectedEvent)] == []
+    assert [d.envelope.type for d in decoded if isinstance(d, DecodedEvent)] == [
+        "sale.completed",
+        "stock.below_zero",
+        "sale.voided",
+        "return.completed",
+        "return.completed",
+        "stock.received",
+        "stock.adjusted",
+        "stock.counted",
+        "shift.closed",
+    ]

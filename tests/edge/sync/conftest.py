@@ -21,6 +21,7 @@ import pytest
 from edge_agent.store.facade import EdgeStore
 from edge_agent.sync.service import BrokerSettings, MqttVersion, SyncService, SyncTuning
 from protocol import topics
+from protocol.codec import RejectedEvent, decode_event_batch
 from tests.edge.store.helpers import STORE_ID, make_store, seed_catalog
 from tests.edge.sync.proxy import TcpProxy
 from tests.fixtures.brokers import BrokerInfo
@@ -60,6 +61,7 @@ class Hub:
         self.order: list[int] = []  # seqs in arrival order, duplicates included
         self.envelopes: dict[int, dict[str, Any]] = {}
         self.conflicts: list[int] = []
+        self.rejected: list[str] = []  # what the hub's own decoder refused
 
     def contiguous(self) -> int:
         """The highest seq n such that 1..n all arrived."""
@@ -72,7 +74,13 @@ class Hub:
     def on_batch(self, message: Received) -> None:
         """Record a batch of envelopes and ack the highest contiguous seq."""
         items = json.loads(message.payload)
+        refused = [
+            f"{item.index}: {item.error}"
+            for item in decode_event_batch(message.topic, message.payload)
+            if isinstance(item, RejectedEvent)
+        ]
         with self._lock:
+            self.rejected.extend(refused)
             for env in items:
                 seq = env["seq"]
                 known = self.by_seq.setdefault(seq, env["id"])

@@ -182,6 +182,7 @@ def test_kill9_during_sales_loses_nothing_and_keeps_seq_gap_free(
     assert hub.contiguous() == last_seq
     assert sorted(hub.by_seq) == list(range(1, last_seq + 1))
     assert hub.conflicts == []
+    assert hub.rejected == []
     sold_at_hub = {
         hub.envelopes[s]["body"]["receipt_no"]
         for s in hub.by_seq

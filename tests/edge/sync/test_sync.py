@@ -70,6 +70,7 @@ def test_sales_reach_the_hub_with_gap_free_seq_and_leave_the_outbox_when_acked(
     assert [hub.envelopes[s]["body"]["receipt_no"] for s in range(1, 6)] == receipts
     assert {hub.envelopes[s]["type"] for s in range(1, 6)} == {"sale.completed"}
     assert all(hub.envelopes[s]["store"] == STORE_ID for s in range(1, 6))
+    assert hub.rejected == []  # the protocol's decoder (the hub's) accepts every event
     wait_until(lambda: edge_store.outbox.stats().depth == 0, 10, message="outbox drained")
     assert edge_store.outbox.stats().acked_seq == 5
 
