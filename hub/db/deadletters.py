@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.db.models import DeadLetter
@@ -29,10 +29,32 @@ class DeadLetterIn:
     item_index: int | None = None
 
 
+SETTLING_REASONS = frozenset({"invalid_message", "unknown_type", "unsupported_version"})
+"""Reasons for which a store's (store, seq) counts as received for the ack.
+
+The event came over the store's own topic with a readable seq, and is kept whole for a
+replay after the fix; holding the ack back for it would only make the store resend
+the same event forever and keep its outbox from draining.
+"""
+
+
 def add_dead_letters(session: Session, letters: list[DeadLetterIn], *, now: datetime) -> None:
-    """Insert dead letters (in the caller's transaction)."""
+    """Insert dead letters (in the caller's transaction), once per open (store, seq, reason)."""
     if not letters:
         return
+    keyed = {(d.store_id, d.seq) for d in letters if d.store_id and d.seq is not None}
+    if keyed:
+        existing = set(
+            session.execute(
+                select(DeadLetter.store_id, DeadLetter.seq, DeadLetter.reason).where(
+                    DeadLetter.status == "open",
+                    tuple_(DeadLetter.store_id, DeadLetter.seq).in_(sorted(keyed)),
+                )
+            ).all()
+        )
+        letters = [d for d in letters if (d.store_id, d.seq, d.reason) not in existing]
+        if not letters:
+            return
     session.execute(
         table_of(DeadLetter).insert(),
         [
@@ -78,3 +100,18 @@ def discard_dead_letter(session: Session, dead_letter_id: int, *, now: datetime)
     row.status = "discarded"
     row.resolved_at = now
     return row
+
+
+def settled_seqs(session: Session, store_id: str, above: int) -> list[int]:
+    """The store's dead-lettered seqs above ``above`` that count as received (see above)."""
+    return [
+        seq
+        for seq in session.scalars(
+            select(DeadLetter.seq).where(
+                DeadLetter.store_id == store_id,
+                DeadLetter.seq > above,
+                DeadLetter.reason.in_(sorted(SETTLING_REASONS)),
+            )
+        )
+        if seq is not None
+    ]

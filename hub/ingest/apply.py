@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import downlink, stores
-from hub.db.deadletters import DeadLetterIn, add_dead_letters
+from hub.db.deadletters import SETTLING_REASONS, DeadLetterIn, add_dead_letters, settled_seqs
 from hub.db.ledger import LedgerWriter, MovementContext
 from hub.db.models import (
     AppliedEvent,
@@ -207,21 +207,28 @@ class BatchApplier:
             self._decode(message, events, statuses, dead)
 
         with self._sessions.begin() as session:
+            candidates: set[str] = {
+                d.store_id
+                for d in dead
+                if d.store_id and d.seq is not None and d.reason in SETTLING_REASONS
+            }
             known = self._known_stores(
-                session, {e.key[0] for e in events} | {s.store_id for s in statuses}
+                session,
+                {e.key[0] for e in events} | {s.store_id for s in statuses} | candidates,
             )
             events = self._drop_unknown(events, known, dead)
             statuses = [s for s in statuses if self._status_store_ok(s, known, dead)]
-            touched = {e.key[0] for e in events} | {s.store_id for s in statuses}
+            settling = {store_id for store_id in candidates if known.get(store_id)}
+            touched = {e.key[0] for e in events} | {s.store_id for s in statuses} | settling
             sync = self._lock_sync(session, touched)
             fresh, duplicates = self._claim(session, events, dead, now)
             result.duplicates = duplicates
             self._apply_events(session, fresh, now, result)
             for status in statuses:
                 self._apply_status(session, status, sync, now, result)
-            self._advance(session, sync, {e.key[0] for e in events}, now, result)
-            stores.touch(session, touched, now=now)
             add_dead_letters(session, dead, now=now)
+            self._advance(session, sync, {e.key[0] for e in events} | settling, now, result)
+            stores.touch(session, touched, now=now)
         result.dead_letters = len(dead)
         for letter in dead:
             result.dead_reasons[letter.reason] += 1
@@ -578,7 +585,8 @@ class BatchApplier:
                 .order_by(AppliedEvent.seq)
             ).all()
             before = row.contiguous_seq
-            state = advance(_state(row), [int(s) for s in above], now=now)
+            seqs = [int(s) for s in above] + settled_seqs(session, store_id, row.contiguous_seq)
+            state = advance(_state(row), seqs, now=now)
             _store_state(row, state, now)
             if state.contiguous > before:
                 downlink.acknowledge_resends(session, store_id, state.contiguous, now=now)

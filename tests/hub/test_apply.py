@@ -139,7 +139,16 @@ def test_malformed_and_spoofed_messages_are_dead_lettered_and_valid_ones_behind_
         assert (invalid.store_id, invalid.seq, invalid.item_index) == ("s-001", 2, 2)
         assert "lines" in invalid.detail
         assert json.loads(invalid.payload)["seq"] == 2, "the item alone is kept, ready to replay"
-        assert sync_of(s, "s-001").contiguous_seq == 1, "seq 2 is missing: the gap stays open"
+        row = sync_of(s, "s-001")
+        assert row.contiguous_seq == 3, "the dead-lettered seq 2 does not hold the ack back"
+        assert row.gap_since is None
+    again = applier.apply([InboundMessage(topics.up_events("s-001"), batch_payload)])
+    assert again.duplicates == 1
+    assert again.dead_letters == 2
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DeadLetter)) == 5, (
+            "the same invalid event resent is not dead-lettered twice"
+        )
 
 
 def test_seq_reused_by_another_event_is_dead_lettered(sessions: sessionmaker[Session]) -> None:
