@@ -6,7 +6,7 @@ import click
 
 from acorn import __version__
 from acorn.broker import broker_command
-from acorn.cliutil import stub_command
+from acorn.demo.cli import demo_command
 from edge_agent.cli import edge
 from hub.channels.amazon.sandbox.cli import amazon_sandbox
 from hub.cli import hub
@@ -32,12 +32,7 @@ def sandbox() -> None:
 
 
 sandbox.add_command(amazon_sandbox)
-stub_command(
-    cli,
-    "demo",
-    "demo",
-    "Run the whole system on embedded defaults: broker, hub, Amazon sandbox, three stores",
-)
+cli.add_command(demo_command)
 cli.add_command(broker_command)
 
 

@@ -1,0 +1,1 @@
+"""``acorn demo``: the whole system on embedded defaults, supervised from one process."""

@@ -1,0 +1,524 @@
+"""``acorn demo``: start everything, simulate a trading day, stop cleanly, summarise."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from acorn.demo import setup as demo_setup
+from acorn.demo import summary as demo_summary
+from acorn.demo.setup import HOST, DemoSetupError, Layout, StoreSpec
+from acorn.demo.simulate import Shopper, Simulation
+from acorn.demo.supervisor import (
+    Child,
+    Supervisor,
+    SupervisorError,
+    http_ok,
+    port_open,
+    run_logged,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_LOST = 1
+EXIT_SETUP = 2
+EXIT_INTERRUPTED = 130
+DRAIN_TIMEOUT_S = 30.0
+ENROLLMENT_FALLBACK_NOTE = "stores configured directly: enrollment not available yet"
+ORDERS_SKIPPED_NOTE = (
+    "marketplace orders skipped: the hub's Amazon channel account, order import and "
+    "routing wiring are not available yet"
+)
+STAFF_SKIPPED_NOTE = (
+    "staff simulation skipped: the edge agent has no online-orders API yet "
+    "(accept, pick, hand over, reject)"
+)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while the demo was starting."""
+
+
+@dataclass
+class DemoRun:
+    """Everything a running demo knows about itself."""
+
+    layout: Layout
+    specs: list[StoreSpec]
+    ports: demo_setup.Ports
+    supervisor: Supervisor
+    notes: list[str] = field(default_factory=list)
+    simulation: Simulation | None = None
+
+    @property
+    def hub_url(self) -> str:
+        """The hub's base URL."""
+        return f"http://{HOST}:{self.ports.hub}"
+
+    @property
+    def sandbox_url(self) -> str:
+        """The sandbox's base URL."""
+        return f"http://{HOST}:{self.ports.sandbox}"
+
+    @property
+    def broker_url(self) -> str:
+        """The broker's URL."""
+        return f"mqtt://{HOST}:{self.ports.broker}"
+
+    def ui_url(self, i: int) -> str:
+        """Store i's cashier UI."""
+        return f"http://{HOST}:{self.ports.ui[i]}/"
+
+
+def _say(message: str) -> None:
+    click.echo(message)
+    sys.stdout.flush()
+
+
+def _step(message: str) -> None:
+    _say(f"  .. {message}")
+
+
+@click.command("demo")
+@click.option(
+    "--stores",
+    type=click.IntRange(1, 12),
+    default=3,
+    show_default=True,
+    help="How many stores (London, Berlin, Seattle, then more cities).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 50),
+    default=1.0,
+    show_default=True,
+    help="Shopper rate multiplier (1: a sale every ~3 s per till).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed of the simulated shoppers (fixed by default: same baskets each run).",
+)
+@click.option(
+    "--no-simulation",
+    is_flag=True,
+    help="Start everything but ring no sales (use the cashier UIs yourself).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-data"),
+    show_default=True,
+    help="Where everything goes: databases, receipts, logs, demo.json. Reset each start.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Run this many seconds, stop cleanly, print a summary; exit 1 if a sale "
+    "was lost or doubled.",
+)
+@click.option("--free-ports", is_flag=True, help="Pick free ports instead of the fixed defaults.")
+@click.option(
+    "--broker-port",
+    type=click.IntRange(1, 65535),
+    default=demo_setup.DEFAULT_BROKER_PORT,
+    show_default=True,
+)
+@click.option(
+    "--hub-port",
+    type=click.IntRange(1, 65535),
+    default=demo_setup.DEFAULT_HUB_PORT,
+    show_default=True,
+)
+@click.option(
+    "--sandbox-port",
+    type=click.IntRange(1, 65535),
+    default=demo_setup.DEFAULT_SANDBOX_PORT,
+    show_default=True,
+)
+@click.option(
+    "--ui-port",
+    type=click.IntRange(1, 65000),
+    default=demo_setup.DEFAULT_UI_PORT_BASE,
+    show_default=True,
+    help="Cashier UI port of the first store; the next ones follow.",
+)
+def demo_command(
+    stores: int,
+    speed: float,
+    seed: int,
+    no_simulation: bool,
+    data_dir: Path,
+    duration: float | None,
+    free_ports: bool,
+    broker_port: int,
+    hub_port: int,
+    sandbox_port: int,
+    ui_port: int,
+) -> None:
+    """Run the whole system on embedded defaults: broker, hub, Amazon sandbox, three stores."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    starting = [True]
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if starting[0]:
+            raise _Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    try:
+        layout = demo_setup.prepare_data_dir(data_dir)
+        specs = demo_setup.store_specs(stores)
+        ports = demo_setup.choose_ports(
+            broker=broker_port,
+            hub=hub_port,
+            sandbox=sandbox_port,
+            ui_base=ui_port,
+            stores=stores,
+            free=free_ports,
+        )
+    except DemoSetupError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(EXIT_SETUP) from err
+
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        # python-escpos leaks a temp folder per import unless told where to cache.
+        "ESCPOS_CAPABILITIES_PICKLE_DIR": str(layout.root / "cache"),
+        "TMPDIR": str(layout.root / "tmp"),
+    }
+    (layout.root / "cache").mkdir(exist_ok=True)
+    (layout.root / "tmp").mkdir(exist_ok=True)
+    run = DemoRun(layout, specs, ports, Supervisor(layout.logs, base_env=env))
+    code = 0
+    try:
+        _say(f"Acorn demo: {stores} store(s), data in {layout.root}")
+        _start(run, env, seed=seed, speed=speed, simulate=not no_simulation, stop=stop)
+        starting[0] = False
+        code = _run_until_stopped(run, stop, duration)
+    except _Interrupted:
+        _say("\ninterrupted while starting: stopping")
+        code = EXIT_INTERRUPTED
+    except (DemoSetupError, SupervisorError) as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_SETUP
+    finally:
+        starting[0] = False
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if run.simulation is not None:
+            run.simulation.stop()
+        _say("stopping: edge agents, sandbox, hub, broker")
+        codes = run.supervisor.stop_all()
+        unclean = {name: c for name, c in codes.items() if c not in (0, None, -signal.SIGTERM)}
+        if unclean:
+            _say(f"  processes that did not exit cleanly: {unclean}")
+        _say("stopped")
+    raise SystemExit(code)
+
+
+def _start(
+    run: DemoRun,
+    env: dict[str, str],
+    *,
+    seed: int,
+    speed: float,
+    simulate: bool,
+    stop: threading.Event,
+) -> None:
+    layout, specs, ports, sup = run.layout, run.specs, run.ports, run.supervisor
+    products = demo_setup.demo_products()
+
+    _step("broker passwords (hub, observer, one per store)")
+    creds = demo_setup.make_broker_credentials(layout, specs)
+    _step(f"embedded MQTT broker on {run.broker_url}")
+    sup.start(
+        Child(
+            name="broker",
+            argv=demo_setup.acorn_argv(
+                "broker",
+                "--host",
+                HOST,
+                "--port",
+                str(ports.broker),
+                "--password-file",
+                str(layout.broker_passwd),
+            ),
+            ready=lambda: port_open(HOST, ports.broker),
+            stop_signal=signal.SIGTERM,
+        )
+    )
+
+    hub_env = {**env, **demo_setup.hub_env(layout, ports)}
+    _step("hub database: migrate, HQ access, catalog")
+    demo_setup.migrate_hub(layout, hub_env)
+    token = demo_setup.create_hq_token(layout, hub_env)
+    demo_setup.import_catalog(layout, hub_env, demo_setup.catalog_csv(products, specs))
+    hq_login = _hq_login(run, hub_env)
+
+    _step(f"hub on {run.hub_url}")
+    sup.start(
+        Child(
+            name="hub",
+            argv=demo_setup.acorn_argv("hub", "serve"),
+            env=demo_setup.hub_env(layout, ports),
+            ready=lambda: http_ok(f"{run.hub_url}/readyz"),
+            ready_timeout_s=60,
+            stop_timeout_s=15,
+        )
+    )
+
+    _step(f"Amazon SP-API sandbox on {run.sandbox_url}")
+    sup.start(
+        Child(
+            name="sandbox",
+            argv=demo_setup.acorn_argv(
+                "sandbox",
+                "amazon",
+                "--host",
+                HOST,
+                "--port",
+                str(ports.sandbox),
+                "--fast",
+                "--no-seed",
+            ),
+            ready=lambda: http_ok(f"{run.sandbox_url}/_sandbox/health"),
+        )
+    )
+    seller = demo_setup.create_seller(run.sandbox_url, products, specs)
+    demo_setup.write_secret(
+        layout.secrets / "amazon-seller.json",
+        json.dumps(
+            {
+                "seller_id": seller.seller_id,
+                "client_id": seller.client_id,
+                "client_secret": seller.client_secret,
+                "refresh_token": seller.refresh_token,
+            }
+        ),
+    )
+    _step(
+        f"seller {seller.seller_id} with marketplaces {', '.join(demo_setup.SELLER_MARKETPLACES)}"
+    )
+    if not demo_setup.command_available("hub", "channel", "add"):
+        run.notes.append(ORDERS_SKIPPED_NOTE)
+
+    _step("stores: " + ", ".join(f"{s.store_id} ({s.tz})" for s in specs))
+    if not demo_setup.command_available("provision", "enroll"):
+        run.notes.append(ENROLLMENT_FALLBACK_NOTE)
+        _say(f"  !! {ENROLLMENT_FALLBACK_NOTE}")
+    configs = demo_setup.configure_stores_directly(
+        specs, layout=layout, ports=ports, hub_url=run.hub_url, token=token, creds=creds
+    )
+    for config in configs:
+        demo_setup.prepare_store(config, layout, products)
+    for i, (spec, config) in enumerate(zip(specs, configs, strict=True)):
+        url = run.ui_url(i)
+        _step(f"edge agent {spec.store_id} on {url}")
+        sup.start(
+            Child(
+                name=f"edge-{spec.store_id}",
+                argv=demo_setup.acorn_argv("edge", "run", "--config", str(config)),
+                ready=functools.partial(http_ok, f"{url}api/status"),
+                ready_timeout_s=60,
+            )
+        )
+
+    shoppers = [
+        Shopper(
+            store_id=spec.store_id,
+            ui_url=run.ui_url(i),
+            products=products,
+            seed=seed,
+            speed=speed,
+            receipts=layout.receipts(spec.store_id),
+            stop=stop,
+        )
+        for i, spec in enumerate(specs)
+    ]
+    _step("waiting for the catalog to reach every till")
+    for shopper in shoppers:
+        if not shopper.wait_for_catalog():
+            raise SupervisorError(
+                f"the catalog did not reach {shopper.store_id} in time; see "
+                f"{layout.logs}/edge-{shopper.store_id}.log and {layout.logs}/hub.log"
+            )
+    run.notes.append(STAFF_SKIPPED_NOTE)
+    dashboard = _dashboard_url(run, token)
+    _write_demo_json(run, creds, hq_login, dashboard)
+    _print_banner(run, creds, hq_login, dashboard, simulate=simulate)
+    if simulate:
+        run.simulation = Simulation(shoppers, stop)
+        run.simulation.start()
+
+
+def _hq_login(run: DemoRun, hub_env: dict[str, str]) -> dict[str, str]:
+    token = (run.layout.secrets / "hq.token").read_text().strip()
+    if demo_setup.command_available("hub", "user", "add"):
+        password = demo_setup.new_password()
+        try:
+            run_logged(
+                "acorn hub user add",
+                demo_setup.acorn_argv(
+                    "hub",
+                    "user",
+                    "add",
+                    demo_setup.HQ_USER,
+                    "--role",
+                    "admin",
+                    "--name",
+                    "HQ demo user",
+                ),
+                run.layout.logs,
+                env={**hub_env, "ACORN_HUB_USER_PASSWORD": password},
+            )
+            return {"username": demo_setup.HQ_USER, "password": password, "api_token": token}
+        except SupervisorError as err:
+            run.notes.append(f"HQ user not created ({err}); use the API token")
+    else:
+        run.notes.append("HQ user accounts not available yet: HQ signs in with an API token")
+    return {"api_token": token}
+
+
+def _dashboard_url(run: DemoRun, token: str) -> str | None:
+    import httpx
+
+    for path in ("/dashboard", "/"):
+        try:
+            answer = httpx.get(
+                run.hub_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=5
+            )
+        except httpx.HTTPError:
+            continue
+        if answer.status_code == 200 and "html" in answer.headers.get("content-type", ""):
+            return run.hub_url + path
+    run.notes.append(f"hub dashboard not available yet: REST API docs at {run.hub_url}/docs")
+    return None
+
+
+def _write_demo_json(
+    run: DemoRun, creds: demo_setup.Credentials, hq_login: dict[str, str], dashboard: str | None
+) -> None:
+    data: dict[str, Any] = {
+        "dashboard_url": dashboard,
+        "hub_url": run.hub_url,
+        "api_docs_url": f"{run.hub_url}/docs",
+        "hq_login": hq_login,
+        "broker_url": run.broker_url,
+        "observer_login": {
+            "username": demo_setup.OBSERVER_USER,
+            "password": creds.observer,
+            "topics": "acorn/#",
+            "access": "read-only",
+            "mqtt_version": "3.1.1",
+        },
+        "sandbox_url": run.sandbox_url,
+        "amazon_seller_id": demo_setup.SELLER_ID,
+        "stores": [
+            {
+                "id": spec.store_id,
+                "name": spec.name,
+                "timezone": spec.tz,
+                "currency": spec.currency,
+                "cashier_ui_url": run.ui_url(i),
+                "cashier_login": {"cashier_id": "ann", "pin": demo_setup.CASHIER_PIN},
+                "manager_login": {"cashier_id": "max", "pin": demo_setup.CASHIER_PIN},
+                "receipts_dir": str(run.layout.receipts(spec.store_id)),
+            }
+            for i, spec in enumerate(run.specs)
+        ],
+        "data_dir": str(run.layout.root),
+        "logs_dir": str(run.layout.logs),
+        "notes": run.notes,
+        "pid": os.getpid(),
+    }
+    path = run.layout.demo_json
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    tmp.replace(path)
+
+
+def _print_banner(
+    run: DemoRun,
+    creds: demo_setup.Credentials,
+    hq_login: dict[str, str],
+    dashboard: str | None,
+    *,
+    simulate: bool,
+) -> None:
+    _say("")
+    _say("Acorn demo is ready")
+    _say(f"  dashboard:   {dashboard or 'not available yet; API docs at ' + run.hub_url + '/docs'}")
+    if "username" in hq_login:
+        _say(f"  HQ login:    {hq_login['username']} / {hq_login['password']}")
+    _say(f"  HQ API token: {hq_login['api_token']}")
+    _say(f"  broker:      {run.broker_url}  (observer / {creds.observer}, read-only acorn/#)")
+    _say(f"  sandbox:     {run.sandbox_url}/_sandbox/docs")
+    for i, spec in enumerate(run.specs):
+        _say(
+            f"  {spec.store_id:14} {spec.tz:20} cashier UI {run.ui_url(i)}  "
+            f"(ann / {demo_setup.CASHIER_PIN})"
+        )
+    _say(f"  receipts:    {run.layout.root / 'receipts'}   logs: {run.layout.logs}")
+    _say(f"  details:     {run.layout.demo_json}")
+    for note in run.notes:
+        _say(f"  note: {note}")
+    _say("  shoppers are ringing sales" if simulate else "  no simulation (--no-simulation)")
+    _say("Press Ctrl-C to stop.")
+
+
+def _run_until_stopped(run: DemoRun, stop: threading.Event, duration: float | None) -> int:
+    deadline = None if duration is None else time.monotonic() + duration
+    last_progress = time.monotonic()
+    while not stop.is_set():
+        timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+        if stop.wait(timeout):
+            break
+        dead = run.supervisor.dead()
+        if dead:
+            names = ", ".join(f"{c.name} (exit {c.process.returncode})" for c in dead if c.process)
+            _say(f"error: {names} stopped unexpectedly; see {run.layout.logs}")
+            return EXIT_SETUP
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if run.simulation is not None and time.monotonic() - last_progress >= 30:
+            last_progress = time.monotonic()
+            rung = {k: v.rung for k, v in run.simulation.counters().items()}
+            _say(f"  sales rung so far: {rung}")
+    if run.simulation is not None:
+        run.simulation.stop()
+    _say("stopping the shoppers; waiting for every till's outbox to reach the hub")
+    drained = demo_summary.wait_drained(run.layout, run.specs, DRAIN_TIMEOUT_S)
+    if not drained:
+        run.notes.append(f"outboxes not drained within {DRAIN_TIMEOUT_S:.0f} s")
+    counters = run.simulation.counters() if run.simulation is not None else {}
+    orders: dict[str, int | str] = (
+        {"imported": 0, "routed": 0, "handed_over": 0, "confirmed": 0}
+        if ORDERS_SKIPPED_NOTE not in run.notes
+        else {"status": "skipped"}
+    )
+    result = demo_summary.collect(run.layout, run.specs, counters, orders=orders, notes=run.notes)
+    (run.layout.root / "summary.json").write_text(json.dumps(result.as_dict(), indent=2))
+    _say(result.text())
+    return 0 if result.lost == 0 and result.duplicated == 0 else EXIT_LOST
