@@ -32,13 +32,17 @@ from pathlib import Path
 
 import httpx
 
-from hub.channels.amazon.account import LwaCredentials, SellerAccount
+from hub.channels.amazon.account import CredentialCipher, LwaCredentials, SellerAccount
 from hub.channels.amazon.client import RetryPolicy, SpApiClient
 from hub.channels.amazon.mapping import SkuMap, SkuMapping
 from hub.channels.amazon.marketplaces import Region
 from hub.channels.amazon.push import PushPolicy, QuantityChange, QuantityPusher
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
-from hub.channels.amazon.state import PushOutcome, SqliteChannelStore
+from hub.channels.amazon.state import PushOutcome
+from hub.db import channels as channel_repo
+from hub.db.channels import DbChannelStore
+from hub.db.engine import make_engine, make_sessionmaker
+from hub.db.migrate import upgrade
 
 US = "ATVPDKIKX0DER"
 BUFFER = 2
@@ -50,7 +54,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Rig:
-    """A sandbox, one seller with listings, a client, a SQLite store and a pusher."""
+    """A sandbox, one seller with listings, a client, the hub database (SQLite) and a pusher."""
 
     def __init__(self, settings: Settings, skus: int, folder: Path, start: int) -> None:
         self.server = SandboxServer(SandboxState(settings=settings)).start()
@@ -73,7 +77,16 @@ class Rig:
             lwa_token_url=self.server.token_url,
         )
         self.client = SpApiClient(account, retry=RetryPolicy(base_delay_s=0.05, max_delay_s=2))
-        self.store = SqliteChannelStore(folder / "bench.sqlite")
+        self.engine = make_engine(f"sqlite:///{folder / 'hub.db'}", writer=True)
+        upgrade(self.engine)
+        self.store = DbChannelStore(make_sessionmaker(self.engine))
+        with self.store.sessions.begin() as session:
+            channel_repo.add_account(
+                session,
+                account,
+                CredentialCipher(CredentialCipher.generate_key()),
+                now=datetime.now(UTC),
+            )
         mapping = SkuMap(
             SkuMapping(s, US, f"AZ-{s}", f"B0{i:08d}") for i, s in enumerate(self.skus)
         )
@@ -93,7 +106,7 @@ class Rig:
 
     def close(self) -> None:
         self.client.close()
-        self.store.close()
+        self.engine.dispose()
         self.http.close()
         self.server.stop()
 

@@ -104,6 +104,7 @@ def serve(
         from hub.ingest.worker import IngestWorker
 
         worker = IngestWorker(settings, make_sessionmaker(engine))
+        __import__("hub.channels.worker").channels.worker.attach(worker, settings, engine)
     _LOGGER.info(
         "hub starting: database %s, api %s, ingest %s",
         settings.safe_database_url(),
@@ -357,18 +358,12 @@ def catalog_export(config_file: Path | None, database_url: str | None, csv_file:
 
 
 @hub.group()
-def channel() -> None:
-    """Marketplace channel accounts."""
-
-
-stub_command(channel, "add", "hub channel add", "Add a marketplace seller account")
-stub_command(channel, "list", "hub channel list", "List channel accounts")
-stub_command(channel, "sync", "hub channel sync", "Run one import and push cycle now")
-
-
-@hub.group()
 def finance() -> None:
     """Settlements and reconciliation."""
 
 
 stub_command(finance, "import", "hub finance import", "Import a marketplace settlement file")
+
+from hub.cli_channels import channel as _channel  # noqa: E402  (needs the helpers above)
+
+hub.add_command(_channel)

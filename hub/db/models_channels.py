@@ -19,7 +19,6 @@ routing (docs/amazon.md, "Order states"):
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -36,37 +35,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub.channels.amazon.states import RoutingState as RoutingState  # re-exported
+from hub.channels.amazon.states import ShipmentState as ShipmentState  # re-exported
 from hub.db.models import Base
 from hub.db.types import BigIntPK
-
-
-class RoutingState(enum.StrEnum):
-    """Where a marketplace order stands between import, routing, the store and Amazon."""
-
-    NEW = "new"
-    TO_ROUTE = "to_route"
-    ROUTED = "routed"
-    MANUAL_REVIEW = "manual_review"
-    UNROUTABLE = "unroutable"
-    HANDED_OVER = "handed_over"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
-    FBA_RECORDED = "fba_recorded"
-
-
-class ShipmentState(enum.StrEnum):
-    """The shipment confirmation of a handed-over order."""
-
-    NONE = "none"
-    """Nothing to confirm (not handed over yet)."""
-    PENDING = "pending"
-    """Handed over; the first confirmShipment is due."""
-    RETRY = "retry"
-    """A confirmShipment failed (throttled, 5xx, token); retried at ``shipment_next_at``."""
-    ACCEPTED = "accepted"
-    """Amazon accepted it."""
-    REJECTED = "rejected"
-    """Amazon refused it (400/404); a person has to look (``shipment_error``)."""
 
 
 class ChannelAccount(Base):

@@ -7,18 +7,30 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from hub.channels.amazon.account import LwaCredentials, SellerAccount
+from hub.channels.amazon.account import CredentialCipher, LwaCredentials, SellerAccount
 from hub.channels.amazon.client import RetryPolicy, SpApiClient
 from hub.channels.amazon.marketplaces import marketplace
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
 from hub.channels.amazon.sandbox import spec as model_spec
-from hub.channels.amazon.state import SqliteChannelStore
+from hub.db import channels as channel_repo
+from hub.db.channels import DbChannelStore
+from hub.db.engine import make_engine, make_sessionmaker
+from hub.db.models_channels import ChannelAccount
+from tests.hub.conftest import (  # noqa: F401  (fixtures: a migrated hub database on both backends)
+    hub_db_url,
+    hub_engine,
+    hub_pg_database,
+    hub_sqlite_template,
+)
 
 # freezegun must not freeze the sandbox's event loop (it runs in a thread of this process).
 FREEZE_IGNORE = ["asyncio", "uvicorn", "starlette", "fastapi", "anyio", "h11", "httpx", "httpcore"]
@@ -193,9 +205,18 @@ ClientFactory = Callable[..., SpApiClient]
 
 
 @pytest.fixture
-def make_client(sandbox: SandboxServer) -> Iterator[ClientFactory]:
-    """Build SP-API clients for sandbox sellers; closed after the test."""
+def make_client(sandbox: SandboxServer, request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
+    """Build SP-API clients for sandbox sellers; closed after the test.
+
+    When the test also uses ``channel_store``, each client's account is added to that
+    hub database, as ``acorn hub channel add`` would.
+    """
     made: list[SpApiClient] = []
+    store: DbChannelStore | None = (
+        request.getfixturevalue("channel_store")
+        if "channel_store" in request.fixturenames
+        else None
+    )
 
     def build(
         seller: dict[str, Any],
@@ -208,6 +229,8 @@ def make_client(sandbox: SandboxServer) -> Iterator[ClientFactory]:
             account_for(sandbox, seller, orders_api=orders_api), retry=retry, **kwargs
         )
         made.append(client)
+        if store is not None:
+            register(store, client.account)
         return client
 
     yield build
@@ -215,9 +238,47 @@ def make_client(sandbox: SandboxServer) -> Iterator[ClientFactory]:
         client.close()
 
 
+CIPHER = CredentialCipher(CredentialCipher.generate_key())
+"""The credential key of the test hub databases."""
+
+
+def register(store: DbChannelStore, account: SellerAccount) -> None:
+    """Add the seller account to the store's hub database unless it is there already."""
+    with store.sessions.begin() as session:
+        known = session.scalar(select(ChannelAccount.id).where(ChannelAccount.name == account.name))
+        if known is None:
+            channel_repo.add_account(session, account, CIPHER, now=datetime.now(UTC))
+
+
 @pytest.fixture
-def channel_store(tmp_path: Any) -> Iterator[SqliteChannelStore]:
-    """A SQLite channel state store in a file of the test's temporary directory."""
-    store = SqliteChannelStore(tmp_path / "channel.sqlite")
-    yield store
-    store.close()
+def hub_sessions(hub_engine: Engine) -> sessionmaker[Session]:  # noqa: F811
+    """Sessions on a migrated hub database (SQLite, then PostgreSQL)."""
+    return make_sessionmaker(hub_engine)
+
+
+@pytest.fixture
+def channel_store(hub_sessions: sessionmaker[Session]) -> DbChannelStore:
+    """The channel state store on the hub database."""
+    return DbChannelStore(hub_sessions)
+
+
+@pytest.fixture
+def sqlite_hub(
+    hub_sqlite_template: Path,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[Callable[[str], DbChannelStore]]:
+    """Separate migrated SQLite hub databases by name (for comparing two stores)."""
+    import shutil
+
+    engines: list[Engine] = []
+
+    def build(name: str) -> DbChannelStore:
+        path = tmp_path / f"{name}.db"
+        shutil.copyfile(hub_sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}", writer=True)
+        engines.append(engine)
+        return DbChannelStore(make_sessionmaker(engine))
+
+    yield build
+    for engine in engines:
+        engine.dispose()

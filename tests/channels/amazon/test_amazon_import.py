@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +22,11 @@ from hub.channels.amazon.importer import (
 )
 from hub.channels.amazon.model import ImportOutcome, OrderStatus
 from hub.channels.amazon.orders import OrderWindow, order_source
-from hub.channels.amazon.state import PageState, SqliteChannelStore
+from hub.channels.amazon.state import PageState
+from hub.db.channels import DbChannelStore
+from hub.db.engine import make_engine, make_sessionmaker
 from protocol.money import Money
-from tests.channels.amazon.conftest import ClientFactory, Scenario, ago
+from tests.channels.amazon.conftest import ClientFactory, Scenario, ago, register
 from tests.fixtures.util import wait_until
 
 US = "ATVPDKIKX0DER"
@@ -36,8 +38,9 @@ class Crash(Exception):
 
 
 def importer_for(
-    client: Any, store: SqliteChannelStore, *, events: list[OrderEvent] | None = None, **kwargs: Any
+    client: Any, store: DbChannelStore, *, events: list[OrderEvent] | None = None, **kwargs: Any
 ) -> OrderImporter:
+    register(store, client.account)
     return OrderImporter(
         order_source(client),
         store,
@@ -97,7 +100,7 @@ def test_open_window_checkpoint_uses_the_newest_order() -> None:
 
 @pytest.mark.parametrize("orders_api", ["v0", "2026-01-01"])
 def test_crash_after_the_second_page_resumes_with_no_order_lost_or_doubled(
-    scenario: Scenario, make_client: ClientFactory, tmp_path: Path, orders_api: str
+    scenario: Scenario, make_client: ClientFactory, hub_db_url: str, orders_api: str
 ) -> None:
     seller = scenario.add_seller(["US"])
     made = scenario.add_orders(
@@ -107,7 +110,6 @@ def test_crash_after_the_second_page_resumes_with_no_order_lost_or_doubled(
         items=[{"seller_sku": "SKU-1", "quantity": 1, "unit_price": "5.00"}],
     )
     expected = {o["AmazonOrderId"] for o in made}
-    db = tmp_path / "channel.sqlite"
     policy = ImportPolicy(page_size=12)  # five pages
     events: list[OrderEvent] = []
 
@@ -115,7 +117,8 @@ def test_crash_after_the_second_page_resumes_with_no_order_lost_or_doubled(
         if report.pages == 2:
             raise Crash
 
-    first_store = SqliteChannelStore(db)
+    first_engine = make_engine(hub_db_url, writer=True)
+    first_store = DbChannelStore(make_sessionmaker(first_engine))
     first = importer_for(
         make_client(seller, orders_api=orders_api),
         first_store,
@@ -129,10 +132,11 @@ def test_crash_after_the_second_page_resumes_with_no_order_lost_or_doubled(
     assert state is not None
     assert state.pages_done == 2
     assert first_store.get_checkpoint(first.account, US) is None
-    first_store.close()
+    first_engine.dispose()
 
-    # a new process: new client, new connection to the same SQLite file
-    store = SqliteChannelStore(db)
+    # a new process: new client, new connections to the same hub database
+    engine = make_engine(hub_db_url, writer=True)
+    store = DbChannelStore(make_sessionmaker(engine))
     second = importer_for(
         make_client(seller, orders_api=orders_api), store, events=events, policy=policy
     )
@@ -155,14 +159,14 @@ def test_crash_after_the_second_page_resumes_with_no_order_lost_or_doubled(
     assert again.completed
     assert again.count(ImportOutcome.UNCHANGED) == 60
     assert not again.events
-    store.close()
+    engine.dispose()
 
 
 def test_status_changes_are_applied_and_each_causes_one_event(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     sid = seller["seller_id"]
     pending = scenario.add_orders(
@@ -213,11 +217,14 @@ def test_status_changes_are_applied_and_each_causes_one_event(
 
 
 def test_an_update_that_becomes_visible_late_is_caught_by_the_overlap(
-    scenario: Scenario, seller: dict[str, Any], make_client: ClientFactory, tmp_path: Path
+    scenario: Scenario,
+    seller: dict[str, Any],
+    make_client: ClientFactory,
+    sqlite_hub: Callable[[str], DbChannelStore],
 ) -> None:
     sid = seller["seller_id"]
-    with_overlap = SqliteChannelStore(tmp_path / "overlap.sqlite")
-    without = SqliteChannelStore(tmp_path / "no-overlap.sqlite")
+    with_overlap = sqlite_hub("overlap")
+    without = sqlite_hub("no-overlap")
     client = make_client(seller)
     good = importer_for(client, with_overlap)
     naive = importer_for(client, without, policy=ImportPolicy(overlap=timedelta(0)))
@@ -242,15 +249,13 @@ def test_an_update_that_becomes_visible_late_is_caught_by_the_overlap(
     naive.run(US)
     assert with_overlap.stored_order(good.account, late["AmazonOrderId"]) is not None
     assert without.stored_order(naive.account, late["AmazonOrderId"]) is None
-    with_overlap.close()
-    without.close()
 
 
 def test_token_expiry_in_the_middle_of_a_run(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     scenario.add_orders(seller["seller_id"], count=30, purchase_date=ago(minutes=30))
     client = make_client(seller)
@@ -272,10 +277,11 @@ def test_a_page_token_amazon_refuses_restarts_the_window(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     scenario.add_orders(seller["seller_id"], count=5, purchase_date=ago(minutes=30))
     client = make_client(seller)
+    register(channel_store, client.account)
     channel_store.set_page_state(
         client.account.name,
         US,
@@ -295,7 +301,7 @@ def test_our_clock_ahead_of_amazons_falls_back_to_amazons_window_end(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     scenario.add_orders(seller["seller_id"], count=2, purchase_date=ago(minutes=30))
     client = make_client(seller)
@@ -314,7 +320,7 @@ def test_a_revoked_token_raises_the_alarm_and_nothing_crashes(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     scenario.add_orders(seller["seller_id"], purchase_date=ago(minutes=30))
     client = make_client(seller)

@@ -25,7 +25,8 @@ from hub.channels.amazon.push import (
     read_processing_report,
 )
 from hub.channels.amazon.sandbox import spec as model_spec
-from hub.channels.amazon.state import PushOutcome, PushRecord, SqliteChannelStore
+from hub.channels.amazon.state import PushOutcome, PushRecord
+from hub.db.channels import DbChannelStore
 from tests.channels.amazon.conftest import ClientFactory, Scenario, validate_json_schema
 from tests.fixtures.util import wait_until
 
@@ -177,7 +178,7 @@ def test_a_few_skus_by_patch_many_by_feed_and_amazon_shows_them(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     mapping = setup_listings(scenario, seller, 40)
     client = make_client(seller)
@@ -210,7 +211,7 @@ def test_feed_report_errors_surface_per_sku_and_are_not_resent(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     mapping = setup_listings(
         scenario, seller, 30, C007={"reject_reason": "Listing suppressed: missing image."}
@@ -247,7 +248,7 @@ def test_a_429_storm_loses_no_update(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     mapping = setup_listings(scenario, seller, 12)
     client = make_client(
@@ -286,7 +287,7 @@ def test_a_patch_sent_while_a_feed_was_pending_is_sent_again_after_it(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     mapping = setup_listings(scenario, seller, 30, quantity=1)
     pusher = QuantityPusher(
@@ -313,7 +314,7 @@ def test_unmapped_skus_are_reported(
     scenario: Scenario,
     seller: dict[str, Any],
     make_client: ClientFactory,
-    channel_store: SqliteChannelStore,
+    channel_store: DbChannelStore,
 ) -> None:
     mapping = setup_listings(scenario, seller, 1)
     pusher = QuantityPusher(make_client(seller), channel_store, mapping)
