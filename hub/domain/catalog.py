@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from protocol.errors import GtinError, MoneyError
 from protocol.gtin import normalize_gtin
-from protocol.money import Money
+from protocol.money import Money, minor_unit_exponent
 
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
 TAX_CLASS_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -35,6 +35,7 @@ ALL_COLUMNS = (
     "cost",
     "active",
 )
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,6}))?")
 DEFAULT_PRICE_LIST = "default"
 DEFAULT_TAX_CLASS = "standard"
 MAX_NAME_LENGTH = 200
@@ -140,6 +141,20 @@ def _money(
         if required:
             reasons.append(f"{column} is empty")
         return None
+    plain = _PLAIN_AMOUNT.fullmatch(text)
+    if plain is not None:
+        # Fast path for the common "12.99": a 100,000-row file spends most of its
+        # validation time in Decimal otherwise. Anything else takes Money.parse.
+        try:
+            exponent = minor_unit_exponent(currency)
+        except MoneyError as err:
+            reasons.append(f"{column}: {err}")
+            return None
+        whole: str = plain.group(1)
+        fraction: str = plain.group(2) or ""
+        if len(fraction) <= exponent:
+            minor: int = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+            return minor
     try:
         money = Money.parse(text, currency)
     except MoneyError as err:

@@ -157,3 +157,32 @@ def test_plan_sale_and_return() -> None:
     )
     assert [(op.sku, op.qty) for op in ret.stock] == [("A", 1)]
     assert [(f.qty, f.amount_minor) for f in ret.facts] == [(-1, -250), (-1, -100)]
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "minor"),
+    [
+        ("12.99", "EUR", 1299),
+        ("12.9", "EUR", 1290),
+        ("7", "EUR", 700),
+        ("100", "JPY", 100),
+        ("0.001", "BHD", 1),
+        ("0.00", "EUR", 0),
+    ],
+)
+def test_catalog_prices_to_minor_units(price: str, currency: str, minor: int) -> None:
+    row = parse_row(
+        {"sku": "A", "name": "A", "price": price, "currency": currency},
+        line=2,
+        default_currency="EUR",
+    )
+    assert isinstance(row, CatalogRow)
+    assert row.price_minor == minor
+
+
+@pytest.mark.parametrize("price", ["12.999", "1e3", "-1", "1,50", " "])
+def test_catalog_prices_refused(price: str) -> None:
+    assert isinstance(
+        parse_row({"sku": "A", "name": "A", "price": price}, line=2, default_currency="EUR"),
+        RowError,
+    )
