@@ -199,7 +199,8 @@ def test_birth_replays_unacknowledged_orders_and_sends_the_catalog(
         )
         wait_ack(store, "s-001", 1)
         store.messages.clear()
-        store.publish(topics.up_status("s-001"), encode(ev.birth("s-001", 2, catalog_version=1)))
+        held = catalog["version"]
+        store.publish(topics.up_status("s-001"), encode(ev.birth("s-001", 2, catalog_version=held)))
         wait_ack(store, "s-001", 1)  # a birth is answered with the current ack
         assert store.messages.matching(topics.down_orders("s-001")) == []
         assert store.messages.matching(topics.down_catalog("s-001")) == []
