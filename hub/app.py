@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from hub import __doc__ as hub_doc
 from hub.api.deps import require_principal
 from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
+from hub.api.routes import channels as channel_routes
 from hub.config import HubSettings
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.stores import Conflict, HubDataError, NotFound
@@ -61,6 +62,7 @@ def create_app(
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
     for module in (stores, stock, sales, deadletters, catalog, tokens):
         api.include_router(module.router)
+    api.include_router(channel_routes.router)
     app.include_router(api)
     app.include_router(system.public)
     app.include_router(system.private)
