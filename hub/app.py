@@ -14,6 +14,7 @@ from hub import __doc__ as hub_doc
 from hub.api.deps import require_principal
 from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
 from hub.api.routes import channels as channel_routes
+from hub.api.routes import enroll as enroll_routes
 from hub.config import HubSettings
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.stores import Conflict, HubDataError, NotFound
@@ -22,6 +23,8 @@ from hub.metrics import Registry
 _LOGGER = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 """The only routes without authentication: probes that reveal nothing but a status word."""
+CODE_AUTHENTICATED_PATHS = frozenset({"/api/v1/enroll"})
+"""Routes without a bearer token that authenticate by a one-time enrollment code instead."""
 
 
 def create_app(
@@ -65,6 +68,7 @@ def create_app(
     api.include_router(channel_routes.router)
     app.include_router(api)
     app.include_router(system.public)
+    app.include_router(enroll_routes.router)  # public by design: the code is the credential
     app.include_router(system.private)
 
     @app.exception_handler(HubDataError)

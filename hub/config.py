@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
-SECRET_KEYS = frozenset({"mqtt_password", "database_password"})
+SECRET_KEYS = frozenset({"mqtt_password", "database_password", "secrets_key"})
 
 MqttProtocol = Literal["auto", "5", "3.1.1"]
 
@@ -48,6 +48,20 @@ class HubSettings(BaseSettings):
     mqtt_session_expiry_s: int = 3600
     mqtt_keepalive_s: int = 30
     mqtt_tls_ca_file: Path | None = None
+
+    # provisioning (docs/provisioning.md)
+    secrets_key: SecretStr | None = None  # Fernet key: hub secrets at rest, enrollment-code hashes
+    enroll_code_ttl_s: int = Field(default=24 * 3600, ge=60)
+    enroll_attempts_per_ip: int = Field(default=10, ge=1)
+    enroll_attempts_per_prefix: int = Field(default=5, ge=1)
+    enroll_window_s: float = Field(default=300.0, gt=0)
+    public_url: str | None = None  # the hub URL boxes are given (https://hub.example:8700)
+    broker_public_host: str | None = None  # what boxes connect to (default mqtt_host)
+    broker_public_port: int | None = None  # default 8883 with a CA file, else mqtt_port
+    broker_ca_file: Path | None = None  # the CA boxes pin for MQTT over TLS and HTTPS
+    broker_password_file: Path | None = None  # Mosquitto password_file the hub maintains
+    broker_acl_file: Path | None = None  # Mosquitto acl_file the hub maintains
+    broker_pid_file: Path | None = None  # Mosquitto pid_file: SIGHUP after a change
 
     ingest_enabled: bool = True
     ingest_batch_max_messages: int = Field(default=200, ge=1)
