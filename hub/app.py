@@ -16,13 +16,15 @@ from hub.api.routes import catalog, deadletters, sales, stock, stores, system, t
 from hub.api.routes import channels as channel_routes
 from hub.api.routes import enroll as enroll_routes
 from hub.config import HubSettings
+from hub.dashboard.app import install_dashboard
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.stores import Conflict, HubDataError, NotFound
 from hub.metrics import Registry
 
 _LOGGER = logging.getLogger(__name__)
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
-"""The only routes without authentication: probes that reveal nothing but a status word."""
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/dashboard/login"})
+"""The only routes without authentication: probes that reveal nothing but a status word, and
+the dashboard's sign-in form (its static files are a mount, not a route)."""
 CODE_AUTHENTICATED_PATHS = frozenset({"/api/v1/enroll"})
 """Routes without a bearer token that authenticate by a one-time enrollment code instead."""
 
@@ -41,9 +43,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             worker.start()  # type: ignore[attr-defined]
+        for job in app.state.jobs:
+            job.start()
         try:
             yield
         finally:
+            for job in reversed(app.state.jobs):
+                job.stop()
             if worker is not None:
                 worker.stop()  # type: ignore[attr-defined]
 
@@ -70,6 +76,8 @@ def create_app(
     app.include_router(system.public)
     app.include_router(enroll_routes.router)  # public by design: the code is the credential
     app.include_router(system.private)
+    app.state.jobs = []
+    install_dashboard(app)
 
     @app.exception_handler(HubDataError)
     async def _data_error(_request: Request, err: HubDataError) -> JSONResponse:

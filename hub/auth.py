@@ -16,19 +16,31 @@ TOKEN_PREFIX = "acorn_"
 
 
 class Role(enum.StrEnum):
-    """Roles, each including the ones below it: admin > operator > reader."""
+    """Roles: API roles admin > operator > reader, and the HQ roles that imply them."""
 
     READER = "reader"
     OPERATOR = "operator"
     ADMIN = "admin"
+    HQ = "hq"
+    FINANCE = "finance"
+    VIEWER = "viewer"
+    TECH = "tech"
 
 
-_RANK = {Role.READER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+_IMPLIES: dict[Role, frozenset[Role]] = {
+    Role.ADMIN: frozenset(Role),
+    Role.OPERATOR: frozenset({Role.OPERATOR, Role.READER}),
+    Role.READER: frozenset({Role.READER}),
+    Role.HQ: frozenset({Role.HQ, Role.OPERATOR, Role.READER}),
+    Role.TECH: frozenset({Role.TECH, Role.OPERATOR, Role.READER}),
+    Role.FINANCE: frozenset({Role.FINANCE, Role.READER}),
+    Role.VIEWER: frozenset({Role.VIEWER, Role.READER}),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: an API token today, an HQ user later."""
+    """An authenticated caller: an API token (kind "token") or an HQ user (kind "user")."""
 
     kind: str
     name: str
@@ -36,7 +48,7 @@ class Principal:
 
     def has_role(self, role: Role) -> bool:
         """True when one of the principal's roles includes ``role``."""
-        return any(_RANK[r] >= _RANK[role] for r in self.roles)
+        return any(role in _IMPLIES[r] for r in self.roles)
 
 
 @dataclass(frozen=True, slots=True)

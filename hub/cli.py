@@ -166,15 +166,6 @@ def migrate(config_file: Path | None, database_url: str | None, revision: str) -
 
 
 @hub.group()
-def user() -> None:
-    """HQ accounts and roles."""
-
-
-stub_command(user, "add", "hub user add", "Create an HQ account")
-stub_command(user, "list", "hub user list", "List HQ accounts")
-
-
-@hub.group()
 def token() -> None:
     """API tokens for machine clients."""
 
@@ -367,3 +358,7 @@ stub_command(finance, "import", "hub finance import", "Import a marketplace sett
 from hub.cli_channels import channel as _channel  # noqa: E402  (needs the helpers above)
 
 hub.add_command(_channel)
+
+from hub.cli_users import user as _user  # noqa: E402  (HQ accounts; needs the helpers above)
+
+hub.add_command(_user)

@@ -71,6 +71,8 @@ class HubSettings(BaseSettings):
     scheduler_interval_s: float = Field(default=1.0, gt=0)
     lease_ttl_s: float = Field(default=15.0, gt=0)
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    alarm_interval_s: float = Field(default=30.0, gt=0)
+    alarms_enabled: bool = True
     default_currency: str = "EUR"
     default_timezone: str = "UTC"
 

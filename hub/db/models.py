@@ -340,3 +340,4 @@ class Lease(Base):
 from hub.db import models_alarms as _models_alarms  # noqa: E402,F401  (register tables)
 from hub.db import models_channels as _models_channels  # noqa: E402,F401  (register tables)
 from hub.db import models_provisioning as _models_provisioning  # noqa: E402,F401  (register tables)
+from hub.db import models_dashboard as _models_dashboard  # noqa: E402,F401  (register tables)
