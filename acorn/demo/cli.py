@@ -199,14 +199,8 @@ def demo_command(
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_SETUP) from err
 
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        # python-escpos leaks a temp folder per import unless told where to cache.
-        "ESCPOS_CAPABILITIES_PICKLE_DIR": str(layout.root / "cache"),
-        "TMPDIR": str(layout.root / "tmp"),
-    }
-    (layout.root / "cache").mkdir(exist_ok=True)
+    # python-escpos makes a temp folder on every import: keep them inside the data folder.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(layout.root / "tmp")}
     (layout.root / "tmp").mkdir(exist_ok=True)
     run = DemoRun(layout, specs, ports, Supervisor(layout.logs, base_env=env))
     code = 0
@@ -271,38 +265,36 @@ def _start(
     hub_env = {**env, **demo_setup.hub_env(layout, ports)}
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)
-    token = demo_setup.create_hq_token(layout, hub_env)
-    demo_setup.import_catalog(layout, hub_env, demo_setup.catalog_csv(products, specs))
+    token = demo_setup.seed_hub(layout, demo_setup.catalog_csv(products, specs))
     hq_login = _hq_login(run, hub_env)
 
-    _step(f"hub on {run.hub_url}")
-    sup.start(
-        Child(
-            name="hub",
-            argv=demo_setup.acorn_argv("hub", "serve"),
-            env=demo_setup.hub_env(layout, ports),
-            ready=lambda: http_ok(f"{run.hub_url}/readyz"),
-            ready_timeout_s=60,
-            stop_timeout_s=15,
-        )
-    )
-
-    _step(f"Amazon SP-API sandbox on {run.sandbox_url}")
-    sup.start(
-        Child(
-            name="sandbox",
-            argv=demo_setup.acorn_argv(
-                "sandbox",
-                "amazon",
-                "--host",
-                HOST,
-                "--port",
-                str(ports.sandbox),
-                "--fast",
-                "--no-seed",
+    _step(f"hub on {run.hub_url} and the Amazon SP-API sandbox on {run.sandbox_url}")
+    sup.start_all(
+        [
+            Child(
+                name="hub",
+                argv=demo_setup.acorn_argv("hub", "serve"),
+                env=demo_setup.hub_env(layout, ports),
+                ready=functools.partial(http_ok, f"{run.hub_url}/readyz"),
+                ready_timeout_s=90,
+                stop_timeout_s=15,
             ),
-            ready=lambda: http_ok(f"{run.sandbox_url}/_sandbox/health"),
-        )
+            Child(
+                name="sandbox",
+                argv=demo_setup.acorn_argv(
+                    "sandbox",
+                    "amazon",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(ports.sandbox),
+                    "--fast",
+                    "--no-seed",
+                ),
+                ready=functools.partial(http_ok, f"{run.sandbox_url}/_sandbox/health"),
+                ready_timeout_s=90,
+            ),
+        ]
     )
     seller = demo_setup.create_seller(run.sandbox_url, products, specs)
     demo_setup.write_secret(
@@ -316,9 +308,7 @@ def _start(
             }
         ),
     )
-    _step(
-        f"seller {seller.seller_id} with marketplaces {', '.join(demo_setup.SELLER_MARKETPLACES)}"
-    )
+    _step(f"seller {seller.seller_id}, marketplaces {', '.join(demo_setup.SELLER_MARKETPLACES)}")
     if not demo_setup.command_available("hub", "channel", "add"):
         run.notes.append(ORDERS_SKIPPED_NOTE)
 
@@ -330,18 +320,25 @@ def _start(
         specs, layout=layout, ports=ports, hub_url=run.hub_url, token=token, creds=creds
     )
     for config in configs:
-        demo_setup.prepare_store(config, layout, products)
+        demo_setup.prepare_store(config, products)
+    edges = []
     for i, (spec, config) in enumerate(zip(specs, configs, strict=True)):
         url = run.ui_url(i)
         _step(f"edge agent {spec.store_id} on {url}")
-        sup.start(
+        # One escpos capabilities cache per agent: agents starting together would otherwise
+        # read each other's half-written pickle.
+        cache = layout.store_dir(spec.store_id) / "escpos-cache"
+        cache.mkdir(exist_ok=True)
+        edges.append(
             Child(
                 name=f"edge-{spec.store_id}",
                 argv=demo_setup.acorn_argv("edge", "run", "--config", str(config)),
+                env={"ESCPOS_CAPABILITIES_PICKLE_DIR": str(cache)},
                 ready=functools.partial(http_ok, f"{url}api/status"),
-                ready_timeout_s=60,
+                ready_timeout_s=90,
             )
         )
+    sup.start_all(edges)
 
     shoppers = [
         Shopper(
@@ -450,6 +447,13 @@ def _write_demo_json(
         "logs_dir": str(run.layout.logs),
         "notes": run.notes,
         "pid": os.getpid(),
+        "processes": {c.name: c.pid for c in run.supervisor.children},
+        "ports": {
+            "broker": run.ports.broker,
+            "hub": run.ports.hub,
+            "sandbox": run.ports.sandbox,
+            "cashier_ui": run.ports.ui,
+        },
     }
     path = run.layout.demo_json
     tmp = path.with_suffix(".tmp")

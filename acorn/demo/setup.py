@@ -12,7 +12,6 @@ import logging
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,11 +322,20 @@ def hub_env(layout: Layout, ports: Ports) -> dict[str, str]:
 
 
 def command_available(*words: str) -> bool:
-    """Whether ``acorn WORDS`` is built (a stub says 'not available yet' in its help)."""
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        acorn_argv(*words, "--help"), capture_output=True, text=True, timeout=60, check=False
-    )
-    return result.returncode == 0 and "not available yet" not in result.stdout
+    """Whether ``acorn WORDS`` is built: a stub's help says 'not available yet'."""
+    import click
+
+    from acorn.cli import cli
+
+    command: click.Command | None = cli
+    ctx = click.Context(cli)
+    for word in words:
+        if not isinstance(command, click.Group):
+            return False
+        command = command.get_command(ctx, word)
+        if command is None:
+            return False
+    return command is not None and "not available yet" not in (command.help or "")
 
 
 def migrate_hub(layout: Layout, env: dict[str, str]) -> None:
@@ -335,40 +343,35 @@ def migrate_hub(layout: Layout, env: dict[str, str]) -> None:
     run_logged("acorn hub migrate", acorn_argv("hub", "migrate"), layout.logs, env=env)
 
 
-def create_hq_token(layout: Layout, env: dict[str, str]) -> str:
-    """An API token for HQ (reader, operator, admin), kept in the secrets folder."""
-    out = run_logged(
-        "acorn hub token create hq",
-        acorn_argv(
-            "hub",
-            "token",
-            "create",
-            "hq",
-            "--role",
-            "reader",
-            "--role",
-            "operator",
-            "--role",
-            "admin",
-        ),
-        layout.logs,
-        env=env,
-    )
-    token = out.strip().splitlines()[-1].strip()
-    write_secret(layout.secrets / "hq.token", token)
-    return token
+def seed_hub(layout: Layout, csv_text: str) -> str:
+    """Create HQ's API token and import the demo catalog; return the token (also kept in
+    the secrets folder). Same calls as ``acorn hub token create`` and ``catalog import``."""
+    import io
+    from datetime import UTC, datetime
 
+    from hub.auth import parse_roles
+    from hub.db.catalog import import_csv
+    from hub.db.engine import make_engine, make_sessionmaker
+    from hub.db.tokens import create_token
 
-def import_catalog(layout: Layout, env: dict[str, str], csv_text: str) -> None:
-    """``acorn hub catalog import`` of the demo catalog."""
     path = layout.root / "hub" / "catalog.csv"
     path.write_text(csv_text, encoding="utf-8")
-    run_logged(
-        "acorn hub catalog import",
-        acorn_argv("hub", "catalog", "import", str(path)),
-        layout.logs,
-        env=env,
-    )
+    engine = make_engine(f"sqlite:///{layout.hub_db}", writer=True)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            now = datetime.now(UTC)
+            _, new = create_token(
+                session, name="hq", roles=parse_roles("reader,operator,admin"), now=now
+            )
+            report = import_csv(
+                session, io.StringIO(csv_text), now=now, default_currency="GBP", source="demo"
+            )
+    finally:
+        engine.dispose()
+    if report.errors:
+        raise DemoSetupError(f"the hub refused demo catalog rows: {report.errors}")
+    write_secret(layout.secrets / "hq.token", new.plaintext)
+    return str(new.plaintext)
 
 
 # --------------------------------------------------------------------------------------
@@ -536,45 +539,21 @@ def configure_stores_directly(
     return configs
 
 
-def prepare_store(config: Path, layout: Layout, products: list[DemoProduct]) -> None:
-    """Edge database, a cashier and a manager, the products and the opening stock (goods in)."""
-    env = dict(os.environ)
-    run_logged(
-        "acorn edge init-db",
-        acorn_argv("edge", "init-db", "--config", str(config)),
-        layout.logs,
-        env=env,
-    )
-    for cashier_id, name, role in (
-        ("ann", "Ann Till", "cashier"),
-        ("max", "Max Manager", "manager"),
-    ):
-        run_logged(
-            f"acorn edge cashier add {cashier_id}",
-            acorn_argv(
-                "edge",
-                "cashier",
-                "add",
-                "--config",
-                str(config),
-                "--id",
-                cashier_id,
-                "--name",
-                name,
-                "--role",
-                role,
-                "--pin-stdin",
-            ),
-            layout.logs,
-            env=env,
-            stdin=CASHIER_PIN + "\n",
-        )
+def prepare_store(config: Path, products: list[DemoProduct]) -> None:
+    """Edge database, a cashier and a manager, the products and the opening stock (goods in).
+
+    The same calls as ``acorn edge init-db``, ``acorn edge cashier add`` and ``acorn edge
+    product add``, made in this process to save three interpreter start-ups per store.
+    """
     from edge_agent.app import open_store_for
     from edge_agent.config import load_settings
+    from edge_agent.store.cashiers import Role
 
     settings = load_settings(config)
     store = open_store_for(settings)
     try:
+        store.cashiers.add("ann", "Ann Till", CASHIER_PIN, role=Role("cashier"))
+        store.cashiers.add("max", "Max Manager", CASHIER_PIN, role=Role("manager"))
         for p in products:
             # The same rows the hub's catalog snapshot brings on the first connection; the
             # goods-in below needs the products known to the till already.

@@ -153,6 +153,18 @@ class Supervisor:
 
     def start(self, child: Child) -> Child:
         """Start a child and block until its readiness check passes (or raise)."""
+        self.launch(child)
+        self.wait_ready([child])
+        return child
+
+    def start_all(self, children: Sequence[Child]) -> None:
+        """Start several independent children at once, then wait until all are ready."""
+        for child in children:
+            self.launch(child)
+        self.wait_ready(children)
+
+    def launch(self, child: Child) -> Child:
+        """Start a child without waiting for it."""
         env = {**self.base_env, **child.env}
         child.log = RotatingLog(self.log_dir / f"{child.name}.log")
         try:
@@ -173,20 +185,31 @@ class Supervisor:
             target=_pump, args=(child,), name=f"log-{child.name}", daemon=True
         )
         child._pump.start()
-        deadline = time.monotonic() + child.ready_timeout_s
-        while time.monotonic() < deadline:
-            if not child.alive():
-                raise SupervisorError(
-                    f"{child.name} exited with code {child.process.returncode} while starting; "
-                    f"see {child.log.path}"
-                )
-            if child.ready():
-                _LOGGER.info("%s ready (pid %s)", child.name, child.pid)
-                return child
-            time.sleep(0.1)
-        raise SupervisorError(
-            f"{child.name} was not ready within {child.ready_timeout_s:.0f} s; see {child.log.path}"
-        )
+        return child
+
+    def wait_ready(self, children: Sequence[Child]) -> None:
+        """Poll the children's readiness checks until all pass; raise on exit or deadline."""
+        started = time.monotonic()
+        waiting = list(children)
+        while waiting:
+            for child in list(waiting):
+                assert child.process is not None
+                assert child.log is not None
+                if not child.alive():
+                    raise SupervisorError(
+                        f"{child.name} exited with code {child.process.returncode} while "
+                        f"starting; see {child.log.path}"
+                    )
+                if child.ready():
+                    _LOGGER.info("%s ready (pid %s)", child.name, child.pid)
+                    waiting.remove(child)
+                elif time.monotonic() - started > child.ready_timeout_s:
+                    raise SupervisorError(
+                        f"{child.name} was not ready within {child.ready_timeout_s:.0f} s; "
+                        f"see {child.log.path}"
+                    )
+            if waiting:
+                time.sleep(0.1)
 
     def stop_child(self, child: Child) -> int | None:
         """Stop one child: its stop signal, then SIGKILL after its deadline; return the code."""
