@@ -97,7 +97,7 @@ def agents() -> Iterator[Callable[[Path, dict[str, str]], tuple[subprocess.Popen
             except httpx.HTTPError:
                 return False
 
-        wait_until(healthy, 30, message="agent UI up")
+        wait_until(healthy, 60, message="agent UI up")
         return proc, url
 
     yield start
@@ -148,7 +148,7 @@ def test_kill9_during_sales_loses_nothing_and_keeps_seq_gap_free(
         ringer = threading.Thread(target=_ring_until_killed, args=(url, confirmed, stop))
         ringer.start()
         count = len(confirmed)
-        wait_until(lambda c=count: len(confirmed) >= c + 3, 30, message="a few sales rung")
+        wait_until(lambda c=count: len(confirmed) >= c + 3, 60, message="a few sales rung")
         time.sleep(rng.uniform(0.0, 0.3))  # kill at a random moment, usually mid-request
         kill_process(proc)
         unregister(proc)
@@ -159,7 +159,7 @@ def test_kill9_during_sales_loses_nothing_and_keeps_seq_gap_free(
     proc, url = agents(config, env)
     wait_until(
         lambda: httpx.get(url + "/api/status").json()["queued_events"] == 0,
-        30,
+        60,
         message="outbox drained after the last restart",
     )
     stop_process(proc)
