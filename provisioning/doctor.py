@@ -202,7 +202,7 @@ def _check_broker(settings: Any, password: str | None, timeout_s: float) -> list
                 f"Broker {where} is not reachable: {reason}. Check the hub's address in "
                 "edge.toml and that the network is up.",
             ),
-            Check("broker topics", Status.SKIP, "needs the broker"),
+            Check("broker-acl", Status.SKIP, "needs the broker"),
         ]
     probe = _MqttProbe(settings, password, timeout_s)
     try:
@@ -210,7 +210,7 @@ def _check_broker(settings: Any, password: str | None, timeout_s: float) -> list
         if error is not None:
             return [
                 Check("broker", Status.FAIL, f"Broker {where}: {error}"),
-                Check("broker topics", Status.SKIP, "needs a connection"),
+                Check("broker-acl", Status.SKIP, "needs a connection"),
             ]
         checks = [
             Check(
@@ -323,7 +323,7 @@ class _MqttProbe:
         own = self._publish(f"acorn/v1/store/{store_id}/doctor/probe")
         if own is None or own.is_failure:
             return Check(
-                "broker topics",
+                "broker-acl",
                 Status.FAIL,
                 f"The broker does not let this box write its own topics ({own}). "
                 "Ask HQ to check the broker's ACL.",
@@ -331,13 +331,13 @@ class _MqttProbe:
         foreign = self._publish(f"acorn/v1/store/{FOREIGN_PROBE_STORE}/doctor/probe")
         if foreign is None or not foreign.is_failure:
             return Check(
-                "broker topics",
+                "broker-acl",
                 Status.FAIL,
                 "This box may write another store's topics: the broker's ACL is wrong. "
                 "Tell HQ before going live.",
             )
         return Check(
-            "broker topics",
+            "broker-acl",
             Status.PASS,
             "Own topics writable; another store's topics refused (Not authorized).",
         )
@@ -402,13 +402,13 @@ def _list_serial_ports() -> Check:
 
     ports = sorted(p.device for p in list_ports.comports())
     if not ports:
-        return Check("serial ports", Status.PASS, "none found")
-    return Check("serial ports", Status.PASS, ", ".join(ports))
+        return Check("serial-ports", Status.PASS, "none found")
+    return Check("serial-ports", Status.PASS, ", ".join(ports))
 
 
 def _list_usb_printers() -> Check:
     found = sorted(glob.glob("/dev/usb/lp*"))
-    return Check("usb printers", Status.PASS, ", ".join(found) if found else "none found")
+    return Check("usb-printers", Status.PASS, ", ".join(found) if found else "none found")
 
 
 def _printer(devices: Any) -> tuple[Any, Any]:

@@ -41,7 +41,7 @@ SECRETS_KEY = new_key()
 
 
 @dataclass(frozen=True)
-class TestCA:
+class ThrowawayCA:
     """A CA certificate and a server certificate for 127.0.0.1 signed by it (PEM files)."""
 
     ca_file: Path
@@ -53,7 +53,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(directory: Path, label: str) -> TestCA:
+def make_ca(directory: Path, label: str) -> ThrowawayCA:
     """Create a CA and a server certificate for 127.0.0.1/localhost under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)
@@ -119,17 +119,17 @@ def make_ca(directory: Path, label: str) -> TestCA:
         )
     )
     key_file.chmod(0o600)
-    return TestCA(ca_file, cert_file, key_file)
+    return ThrowawayCA(ca_file, cert_file, key_file)
 
 
 @pytest.fixture(scope="session")
-def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
     """The CA the hub and broker certificates chain to."""
     return make_ca(tmp_path_factory.mktemp("ca"), "good")
 
 
 @pytest.fixture(scope="session")
-def other_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
     """A CA that signed nothing the hub uses (a box pinning it must refuse the hub)."""
     return make_ca(tmp_path_factory.mktemp("ca-other"), "other")
 
@@ -143,7 +143,7 @@ def hub_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("prov-hub-template") / "hub.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
-        upgrade(engine)
+        upgrade(engine, "heads")  # "heads": robust while a new migration is being rebased
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -157,7 +157,7 @@ def prov_pg_database(pg_server: PgServer) -> str:
     url = pg_server.url(pg_server.create_database("prov_tests"))
     engine = make_engine(url)
     try:
-        upgrade(engine)
+        upgrade(engine, "heads")  # "heads": robust while a new migration is being rebased
     finally:
         engine.dispose()
     return url
@@ -188,7 +188,7 @@ def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 class ApiServer:
     """The hub's FastAPI app served by uvicorn on a loopback port, in a thread."""
 
-    def __init__(self, app: Any, *, tls: TestCA | None) -> None:
+    def __init__(self, app: Any, *, tls: ThrowawayCA | None) -> None:
         self.port = free_port()
         config = uvicorn.Config(
             app,
@@ -266,7 +266,7 @@ def hub_factory(tmp_path: Path, hub_template: Path) -> Iterator[HubFactory]:
     """Build a hub: its own SQLite copy, a Mosquitto reading the hub's files, the API."""
     made: list[Hub] = []
 
-    def build(*, tls: TestCA | None = None, api: bool = True, **overrides: Any) -> Hub:
+    def build(*, tls: ThrowawayCA | None = None, api: bool = True, **overrides: Any) -> Hub:
         n = len(made)
         base = tmp_path / f"hub{n}"
         base.mkdir()
