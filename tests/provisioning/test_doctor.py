@@ -110,3 +110,40 @@ def test_table_and_exit_code() -> None:
     table = render_table(checks)
     assert table.splitlines()[2] == "config  PASS    ok"
     assert table.endswith("0 failed, 1 warning(s).")
+
+
+def test_doctor_waits_for_a_test_scan(tmp_path: Path) -> None:
+    """GIVEN a serial scanner on a pty WHEN the doctor waits for a scan and one arrives
+    THEN the scan check passes and names the code."""
+    import threading
+
+    from tests.edge.devices.conftest import SocatPair
+
+    pair = SocatPair(tmp_path / "scanner", tmp_path / "ttyACM0")
+    pair.start()
+    config = _write_box(
+        tmp_path / "box",
+        broker_port=free_port(),
+        printer=f'[devices.scanner]\nkind = "serial"\nurl = "{pair.host}"\n',
+    )
+    done = threading.Event()
+
+    def play_scanner() -> None:
+        # keep scanning until the doctor has read one (no guess about when it opens the port)
+        with pair.scanner.open("wb", buffering=0) as port:
+            for _ in range(100):
+                if done.wait(0.1):
+                    return
+                port.write(b"5000112637922\r")
+
+    scanner = threading.Thread(target=play_scanner, daemon=True)
+    scanner.start()
+    try:
+        checks = run_doctor(DoctorOptions(config_path=config, scan_timeout_s=10))
+    finally:
+        done.set()
+        scanner.join(5)
+        pair.unplug()
+    scan = next(c for c in checks if c.name == "scan")
+    assert scan.status is Status.PASS, scan
+    assert "5000112637922" in scan.detail
