@@ -49,7 +49,8 @@ class StoreHealth:
     offline_since: datetime | None
     outbox_depth: int | None
     oldest_unsynced_age_s: float | None
-    status_at: datetime | None
+    last_seen_at: datetime | None
+    """When the hub last heard from the store (hub clock, so no clock skew)."""
 
 
 def unsynced_age_s(health: StoreHealth, now: datetime) -> float | None:
@@ -58,8 +59,8 @@ def unsynced_age_s(health: StoreHealth, now: datetime) -> float | None:
     if not health.outbox_depth or health.oldest_unsynced_age_s is None:
         return None
     age = health.oldest_unsynced_age_s
-    if not health.online and health.status_at is not None:
-        age += max(0.0, (now - health.status_at).total_seconds())
+    if not health.online and health.last_seen_at is not None:
+        age += max(0.0, (now - health.last_seen_at).total_seconds())
     return age
 
 
@@ -111,7 +112,7 @@ def _conditions(session: Session, now: datetime, rules: dict[str, alarms.Rule]) 
             st.offline_since,
             st.outbox_depth,
             st.oldest_unsynced_age_s,
-            st.status_at,
+            st.last_seen_at,
         )
         for store_id, name, st in rows
     ]

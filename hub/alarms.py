@@ -41,28 +41,42 @@ class AlarmError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RuleDefault:
-    """A built-in rule: what it watches, its default threshold and unit, its severity."""
+    """A built-in rule: what it watches, its default threshold and unit, its severity, and who
+    raises it (``evaluator`` reads the threshold; components apply their own)."""
 
     kind: str
     title: str
     threshold: int
     unit: str
     severity: str
+    raised_by: str = "evaluator"
+
+    @property
+    def evaluated(self) -> bool:
+        """True when the hub's periodic evaluator raises and clears it with this threshold."""
+        return self.raised_by == "evaluator"
 
 
 DEFAULT_RULES: tuple[RuleDefault, ...] = (
     RuleDefault("store_offline", "Store offline longer than", 10, "minutes", "critical"),
     RuleDefault("sync_lag", "Oldest unsynced event older than", 15, "minutes", "warning"),
-    RuleDefault(
-        "negative_stock", "Negative stock at a location (on hand below)", 0, "units", "warning"
-    ),
+    RuleDefault("negative_stock", "Stock on hand below minus", 0, "units", "warning"),
     RuleDefault("dead_letters", "Open dead letters more than", 0, "letters", "warning"),
-    RuleDefault("oversell", "Marketplace order for stock we no longer have", 0, "", "critical"),
-    RuleDefault("channel_auth", "Channel authentication failure", 0, "", "critical"),
-    RuleDefault("import_lag", "Channel order import older than", 30, "minutes", "warning"),
-    RuleDefault("feed_errors", "Channel feed errors", 0, "", "warning"),
-    RuleDefault("unroutable_order", "Order that cannot be routed", 0, "", "warning"),
-    RuleDefault("printer_offline", "Store printer offline", 0, "", "info"),
+    RuleDefault(
+        "oversell",
+        "Marketplace order for stock we no longer have",
+        0,
+        "",
+        "critical",
+        "channel worker",
+    ),
+    RuleDefault(
+        "channel_auth", "Channel authentication failure", 0, "", "critical", "channel worker"
+    ),
+    RuleDefault("import_lag", "Channel order import lagging", 0, "", "warning", "channel worker"),
+    RuleDefault("feed_errors", "Channel feed errors", 0, "", "warning", "channel worker"),
+    RuleDefault("unroutable_order", "Order that cannot be routed", 0, "", "warning", "routing"),
+    RuleDefault("printer_offline", "Store printer offline", 0, "", "info", "store agent"),
 )
 RULES_BY_KIND = {rule.kind: rule for rule in DEFAULT_RULES}
 
@@ -234,6 +248,7 @@ class Rule:
     kind: str
     title: str
     unit: str
+    raised_by: str
     enabled: bool
     threshold: int
     severity: str
@@ -252,6 +267,7 @@ def rules(session: Session) -> list[Rule]:
                 kind=default.kind,
                 title=default.title,
                 unit=default.unit,
+                raised_by=default.raised_by,
                 enabled=True if row is None else row.enabled,
                 threshold=default.threshold if row is None else row.threshold,
                 severity=default.severity if row is None else row.severity,
@@ -283,6 +299,8 @@ def set_rule(
     """Change a rule's switch, threshold and severity, recording who and when."""
     if kind not in RULES_BY_KIND:
         raise AlarmError(f"unknown alarm rule {kind!r}")
+    if not RULES_BY_KIND[kind].evaluated:
+        raise AlarmError(f"{kind} is raised by the {RULES_BY_KIND[kind].raised_by}, not by a rule")
     _check(kind, severity)
     if threshold < 0:
         raise AlarmError("a threshold cannot be negative")

@@ -6,9 +6,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from acorn.cliutil import fail
-from hub.cli import CONFIG_OPTION, DATABASE_OPTION, _engine, _require_migrated, _settings
+
+# The same options as hub.cli's (hub.cli imports this module, so not imported from there).
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="ACORN_HUB_CONFIG",
+    help="TOML file with a [hub] table (every key also settable as ACORN_HUB_<KEY>).",
+)
+DATABASE_OPTION = click.option(
+    "--database-url",
+    help="SQLAlchemy URL (sqlite:///path or postgresql://...); overrides the config.",
+)
 
 PASSWORD_ENV = "ACORN_HUB_USER_PASSWORD"
 
@@ -18,7 +31,8 @@ def user() -> None:
     """HQ accounts and roles."""
 
 
-def _sessions(config_file: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _sessions(config_file: Path | None, database_url: str | None) -> sessionmaker[Session]:
+    from hub.cli import _engine, _require_migrated, _settings  # at call time: hub.cli imports us
     from hub.db.engine import make_sessionmaker
 
     settings = _settings(config_file, database_url=database_url)

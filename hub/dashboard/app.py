@@ -150,7 +150,9 @@ def _back(path: str, message: str | None = None) -> RedirectResponse:
 # --- sign-in -------------------------------------------------------------------------------
 
 
-def _login_form(request: Request, *, error: str | None, next_url: str, status_code: int = 200):  # type: ignore[no-untyped-def]
+def _login_form(
+    request: Request, *, error: str | None, next_url: str, status_code: int = 200
+) -> Response:
     token = secrets.token_urlsafe(32)
     response = page(
         request,

@@ -100,7 +100,7 @@ def store_tiles(session: Session, now: datetime) -> list[StoreTile]:
             st.offline_since,
             st.outbox_depth,
             st.oldest_unsynced_age_s,
-            st.status_at,
+            st.last_seen_at,
         )
         gap = 0 if sync is None else max(0, sync.highest_seen - sync.contiguous_seq)
         tiles.append(
