@@ -36,10 +36,9 @@ EXIT_LOST = 1
 EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 DRAIN_TIMEOUT_S = 30.0
-ENROLLMENT_FALLBACK_NOTE = "stores configured directly: enrollment not available yet"
 ORDERS_SKIPPED_NOTE = (
-    "marketplace orders skipped: the hub's Amazon channel account, order import and "
-    "routing wiring are not available yet"
+    "marketplace orders skipped: the demo does not yet add the Amazon channel account to "
+    "the hub or place sandbox orders (no orders are imported, routed or confirmed)"
 )
 STAFF_SKIPPED_NOTE = (
     "staff simulation skipped: the edge agent has no online-orders API yet "
@@ -242,10 +241,10 @@ def _start(
     layout, specs, ports, sup = run.layout, run.specs, run.ports, run.supervisor
     products = demo_setup.demo_products()
 
-    _step("broker passwords (hub, observer, one per store)")
-    creds = demo_setup.make_broker_credentials(layout, specs)
+    _step("broker passwords (hub, observer; stores get theirs at enrollment)")
+    creds = demo_setup.make_broker_credentials(layout)
     _step(f"embedded MQTT broker on {run.broker_url}")
-    sup.start(
+    broker = sup.start(
         Child(
             name="broker",
             argv=demo_setup.acorn_argv(
@@ -257,25 +256,30 @@ def _start(
                 "--password-file",
                 str(layout.broker_passwd),
             ),
-            ready=lambda: port_open(HOST, ports.broker),
+            ready=functools.partial(port_open, HOST, ports.broker),
             stop_signal=signal.SIGTERM,
         )
     )
 
-    hub_env = {**env, **demo_setup.hub_env(layout, ports)}
+    hub_env = {
+        **env,
+        **demo_setup.hub_env(layout, ports),
+        "ACORN_HUB_SECRETS_KEY": demo_setup.hub_secrets_key(layout),
+    }
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)
     token = demo_setup.seed_hub(layout, demo_setup.catalog_csv(products, specs))
     hq_login = _hq_login(run, hub_env)
 
     _step(f"hub on {run.hub_url} and the Amazon SP-API sandbox on {run.sandbox_url}")
+    hub_ready = functools.partial(http_ok, f"{run.hub_url}/readyz")
     sup.start_all(
         [
             Child(
                 name="hub",
                 argv=demo_setup.acorn_argv("hub", "serve"),
-                env=demo_setup.hub_env(layout, ports),
-                ready=functools.partial(http_ok, f"{run.hub_url}/readyz"),
+                env=hub_env,
+                ready=hub_ready,
                 ready_timeout_s=90,
                 stop_timeout_s=15,
             ),
@@ -309,18 +313,27 @@ def _start(
         ),
     )
     _step(f"seller {seller.seller_id}, marketplaces {', '.join(demo_setup.SELLER_MARKETPLACES)}")
-    if not demo_setup.command_available("hub", "channel", "add"):
-        run.notes.append(ORDERS_SKIPPED_NOTE)
+    run.notes.append(ORDERS_SKIPPED_NOTE)
 
-    _step("stores: " + ", ".join(f"{s.store_id} ({s.tz})" for s in specs))
-    if not demo_setup.command_available("provision", "enroll"):
-        run.notes.append(ENROLLMENT_FALLBACK_NOTE)
-        _say(f"  !! {ENROLLMENT_FALLBACK_NOTE}")
-    configs = demo_setup.configure_stores_directly(
-        specs, layout=layout, ports=ports, hub_url=run.hub_url, token=token, creds=creds
+    _step(
+        "enrolling stores (provision store create + provision enroll): "
+        + ", ".join(f"{s.store_id} ({s.tz})" for s in specs)
+    )
+    configs = demo_setup.enroll_stores(
+        specs, layout=layout, ports=ports, hub_url=run.hub_url, env=hub_env
     )
     for config in configs:
-        demo_setup.prepare_store(config, products)
+        demo_setup.add_cashiers(config)
+    creds.stores = {
+        spec.store_id: demo_setup.store_broker_password(config)
+        for spec, config in zip(specs, configs, strict=True)
+    }
+    # The embedded broker reads its password file at start only: restart it with the
+    # stores' accounts (the hub reconnects on its own).
+    _step("embedded broker: restarting with the stores' accounts")
+    demo_setup.write_broker_passwords(layout, creds)
+    sup.restart(broker)
+    sup.wait_ready([c for c in sup.children if c.name == "hub"])
     edges = []
     for i, (spec, config) in enumerate(zip(specs, configs, strict=True)):
         url = run.ui_url(i)

@@ -7,12 +7,13 @@ the Amazon sandbox seller with its listings, and the stores' edge configuration.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,19 +55,54 @@ class StoreSpec:
     prices_include_tax: bool
     rates: dict[str, str]
     marketplace: str
+    lat: float
+    lon: float
 
 
 _UK_RATES = {"standard": "20", "reduced": "5", "zero": "0"}
 _DE_RATES = {"standard": "19", "reduced": "7", "zero": "0"}
 _US_RATES = {"standard": "10.25", "reduced": "0", "zero": "0"}
 
-_BASE_STORES: tuple[tuple[str, str, str, str, str, bool, dict[str, str], str], ...] = (
-    ("london", "London", "Europe/London", "GBP", "gbp", True, _UK_RATES, "UK"),
-    ("berlin", "Berlin", "Europe/Berlin", "EUR", "eur", True, _DE_RATES, "DE"),
-    ("seattle", "Seattle", "America/Los_Angeles", "USD", "usd", False, _US_RATES, "US"),
-    ("manchester", "Manchester", "Europe/London", "GBP", "gbp", True, _UK_RATES, "UK"),
-    ("munich", "Munich", "Europe/Berlin", "EUR", "eur", True, _DE_RATES, "DE"),
-    ("new-york", "New York", "America/New_York", "USD", "usd", False, _US_RATES, "US"),
+_BASE_STORES: tuple[tuple[Any, ...], ...] = (
+    ("london", "London", "Europe/London", "GBP", "gbp", True, _UK_RATES, "UK", 51.5074, -0.1278),
+    ("berlin", "Berlin", "Europe/Berlin", "EUR", "eur", True, _DE_RATES, "DE", 52.52, 13.405),
+    (
+        "seattle",
+        "Seattle",
+        "America/Los_Angeles",
+        "USD",
+        "usd",
+        False,
+        _US_RATES,
+        "US",
+        47.6062,
+        -122.3321,
+    ),
+    (
+        "manchester",
+        "Manchester",
+        "Europe/London",
+        "GBP",
+        "gbp",
+        True,
+        _UK_RATES,
+        "UK",
+        53.4808,
+        -2.2426,
+    ),
+    ("munich", "Munich", "Europe/Berlin", "EUR", "eur", True, _DE_RATES, "DE", 48.1351, 11.582),
+    (
+        "new-york",
+        "New York",
+        "America/New_York",
+        "USD",
+        "usd",
+        False,
+        _US_RATES,
+        "US",
+        40.7128,
+        -74.006,
+    ),
 )
 
 
@@ -74,7 +110,7 @@ def store_specs(count: int) -> list[StoreSpec]:
     """The first ``count`` demo stores (London, Berlin, Seattle, then more cities, numbered)."""
     specs = []
     for i in range(count):
-        slug, city, tz, cur, pl, incl, rates, mkt = _BASE_STORES[i % len(_BASE_STORES)]
+        slug, city, tz, cur, pl, incl, rates, mkt, lat, lon = _BASE_STORES[i % len(_BASE_STORES)]
         round_no = i // len(_BASE_STORES)
         suffix = f"-{round_no + 1}" if round_no else ""
         specs.append(
@@ -87,6 +123,8 @@ def store_specs(count: int) -> list[StoreSpec]:
                 prices_include_tax=incl,
                 rates=dict(rates),
                 marketplace=mkt,
+                lat=lat,
+                lon=lon,
             )
         )
     return specs
@@ -266,7 +304,7 @@ def write_secret(path: Path, value: str) -> Path:
     return path
 
 
-def new_password(rng: secrets.SystemRandom | None = None) -> str:
+def new_password() -> str:
     """A random password (never derived from the seed: the demo's logins are real logins)."""
     return secrets.token_urlsafe(18)
 
@@ -280,20 +318,34 @@ class Credentials:
     stores: dict[str, str]
 
 
-def make_broker_credentials(layout: Layout, specs: list[StoreSpec]) -> Credentials:
-    """Broker passwords: hashed into the broker's password file, clear in 0600 files."""
-    from acorn.broker import write_password_file
-
-    creds = Credentials(
-        hub=new_password(),
-        observer=new_password(),
-        stores={s.store_id: new_password() for s in specs},
-    )
-    users = {HUB_USER: creds.hub, OBSERVER_USER: creds.observer, **creds.stores}
-    write_password_file(layout.broker_passwd, users)
+def make_broker_credentials(layout: Layout) -> Credentials:
+    """Passwords of the hub and the observer (stores get theirs at enrollment), clear in
+    0600 files, hashed into the embedded broker's password file."""
+    creds = Credentials(hub=new_password(), observer=new_password(), stores={})
     write_secret(layout.secrets / "hub.mqtt-password", creds.hub)
     write_secret(layout.secrets / "observer.mqtt-password", creds.observer)
+    write_broker_passwords(layout, creds)
     return creds
+
+
+def write_broker_passwords(layout: Layout, creds: Credentials) -> None:
+    """(Re)write the embedded broker's password file with every account (argon2 hashes)."""
+    from acorn.broker import write_password_file
+
+    layout.broker_passwd.unlink(missing_ok=True)
+    write_password_file(
+        layout.broker_passwd,
+        {HUB_USER: creds.hub, OBSERVER_USER: creds.observer, **creds.stores},
+    )
+
+
+def hub_secrets_key(layout: Layout) -> str:
+    """The key that encrypts the hub's secrets and enrollment-code hashes (kept 0600)."""
+    from provisioning.secretbox import new_key
+
+    key = new_key()
+    write_secret(layout.secrets / "hub.secrets-key", key)
+    return key
 
 
 # --------------------------------------------------------------------------------------
@@ -317,6 +369,9 @@ def hub_env(layout: Layout, ports: Ports) -> dict[str, str]:
         "ACORN_HUB_API_HOST": HOST,
         "ACORN_HUB_API_PORT": str(ports.hub),
         "ACORN_HUB_WORKER_ID": "demo",
+        "ACORN_HUB_PUBLIC_URL": f"http://{HOST}:{ports.hub}",
+        "ACORN_HUB_BROKER_PUBLIC_HOST": HOST,
+        "ACORN_HUB_BROKER_PUBLIC_PORT": str(ports.broker),
         "ACORN_HUB_LOG_LEVEL": "INFO",
     }
 
@@ -438,37 +493,10 @@ def create_seller(sandbox_url: str, products: list[DemoProduct], specs: list[Sto
 # --------------------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))
-
-
-def edge_toml(
-    spec: StoreSpec, *, layout: Layout, ports: Ports, ui_port: int, password_file: Path
-) -> str:
-    """The edge agent's configuration for one demo store (file-sink printer, wedge scanner)."""
-    tables: dict[str, dict[str, Any]] = {
-        "": {
-            "store_id": spec.store_id,
-            "store_name": spec.name,
-            "tz": spec.tz,
-            "currency": spec.currency,
-            "database": str(layout.store_dir(spec.store_id) / "edge.db"),
-        },
-        "broker": {
-            "host": HOST,
-            "port": ports.broker,
-            "username": spec.store_id,
-            "password_file": str(password_file),
-            "mqtt_version": "auto",
-        },
-        "tax": {"prices_include_tax": spec.prices_include_tax},
-        "tax.rates": spec.rates,
+def edge_extras(spec: StoreSpec, *, layout: Layout, ui_port: int) -> dict[str, Any]:
+    """What the demo adds to an enrolled edge.toml: UI port, tax, file-sink printer, scanner."""
+    return {
+        "tax": {"prices_include_tax": spec.prices_include_tax, "rates": dict(spec.rates)},
         "ui": {"host": HOST, "port": ui_port},
         "sync": {"status_interval_s": 10},
         "receipt": {
@@ -476,90 +504,111 @@ def edge_toml(
             "address_lines": ["1 Demo Street", spec.name.removeprefix("Acorn ")],
             "footer_lines": ["Thank you for shopping at Acorn", "(demo receipt)"],
         },
-        "devices.printer": {
-            "kind": "filesink",
-            "directory": str(layout.receipts(spec.store_id)),
-            "query_status": True,
+        "devices": {
+            "printer": {"kind": "filesink", "directory": str(layout.receipts(spec.store_id))},
+            "scanner": {"kind": "wedge"},
         },
-        "devices.scanner": {"kind": "wedge"},
     }
-    lines = ["# written by acorn demo (stores configured directly)"]
-    for name, values in tables.items():
-        if name:
-            lines.append(f"\n[{name}]")
-        lines += [f"{key} = {_toml_value(v)}" for key, v in values.items()]
-    return "\n".join(lines) + "\n"
 
 
-def configure_stores_directly(
+def _code_from(output: str) -> str:
+    for line in output.splitlines():
+        text = line.strip()
+        if re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", text):
+            return text
+    raise DemoSetupError("acorn provision store create printed no enrollment code")
+
+
+def enroll_stores(
     specs: list[StoreSpec],
     *,
     layout: Layout,
     ports: Ports,
     hub_url: str,
-    token: str,
-    creds: Credentials,
+    env: dict[str, str],
 ) -> list[Path]:
-    """Fallback while ``acorn provision enroll`` is not built: create each store through the
-    hub's API and write its edge.toml and broker password file ourselves.
+    """Create every store on the hub and enroll its box, as a field tech would:
+    ``acorn provision store create`` prints a one-time code, ``acorn provision enroll``
+    trades it for edge.toml, the broker password, the catalog and the opening stock.
+    Then the demo's own settings (UI port, tax rates, file-sink printer) are added."""
+    import tomli_w
 
-    Delete this function once enrollment lands; the demo then enrolls every store with
-    ``acorn provision store create`` and ``acorn provision enroll``.
-    """
     configs = []
-    with httpx.Client(
-        base_url=hub_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
-        for spec, ui_port in zip(specs, ports.ui, strict=True):
-            answer = client.post(
-                "/api/v1/stores",
-                json={
-                    "id": spec.store_id,
-                    "name": spec.name,
-                    "timezone": spec.tz,
-                    "currency": spec.currency,
-                    "price_list": spec.price_list,
-                },
-            )
-            if answer.status_code != 201:
-                raise DemoSetupError(
-                    f"the hub refused store {spec.store_id}: "
-                    f"{answer.status_code} {answer.text[:300]}"
-                )
-            folder = layout.store_dir(spec.store_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            layout.receipts(spec.store_id).mkdir(parents=True, exist_ok=True)
-            pw_file = write_secret(folder / "broker.password", creds.stores[spec.store_id])
-            config = folder / "edge.toml"
-            config.write_text(
-                edge_toml(spec, layout=layout, ports=ports, ui_port=ui_port, password_file=pw_file),
-                encoding="utf-8",
-            )
-            configs.append(config)
+    for spec, ui_port in zip(specs, ports.ui, strict=True):
+        folder = layout.store_dir(spec.store_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        layout.receipts(spec.store_id).mkdir(parents=True, exist_ok=True)
+        stock = folder / "opening-stock.csv"
+        stock.write_text(
+            "sku,on_hand\n" + "".join(f"{p.sku},{OPENING_STOCK}\n" for p in demo_products()),
+            encoding="utf-8",
+        )
+        out = run_logged(
+            f"acorn provision store create {spec.store_id}",
+            acorn_argv(
+                "provision",
+                "store",
+                "create",
+                "--id",
+                spec.store_id,
+                "--name",
+                spec.name,
+                "--tz",
+                spec.tz,
+                "--currency",
+                spec.currency,
+                "--price-list",
+                spec.price_list,
+                "--address",
+                f"1 Demo Street, {spec.name.removeprefix('Acorn ')}",
+                "--lat",
+                str(spec.lat),
+                "--lon",
+                str(spec.lon),
+                "--stock",
+                str(stock),
+            ),
+            layout.logs,
+            env=env,
+        )
+        run_logged(
+            f"acorn provision enroll {spec.store_id}",
+            acorn_argv(
+                "provision",
+                "enroll",
+                "--hub",
+                hub_url,
+                "--code",
+                _code_from(out),
+                "--data-dir",
+                str(folder),
+            ),
+            layout.logs,
+            env=env,
+        )
+        config = folder / "edge.toml"
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+        for table, values in edge_extras(spec, layout=layout, ui_port=ui_port).items():
+            data[table] = {**data.get(table, {}), **values}
+        config.write_text(tomli_w.dumps(data), encoding="utf-8")
+        configs.append(config)
     return configs
 
 
-def prepare_store(config: Path, products: list[DemoProduct]) -> None:
-    """Edge database, a cashier and a manager, the products and the opening stock (goods in).
+def store_broker_password(config: Path) -> str:
+    """The broker password enrollment wrote for a box (secrets/broker.password, 0600)."""
+    return (config.parent / "secrets" / "broker.password").read_text(encoding="utf-8").strip()
 
-    The same calls as ``acorn edge init-db``, ``acorn edge cashier add`` and ``acorn edge
-    product add``, made in this process to save three interpreter start-ups per store.
-    """
+
+def add_cashiers(config: Path) -> None:
+    """A cashier and a manager on the till (what ``acorn edge cashier add`` does)."""
     from edge_agent.app import open_store_for
     from edge_agent.config import load_settings
     from edge_agent.store.cashiers import Role
 
-    settings = load_settings(config)
-    store = open_store_for(settings)
+    store = open_store_for(load_settings(config))
     try:
         store.cashiers.add("ann", "Ann Till", CASHIER_PIN, role=Role("cashier"))
         store.cashiers.add("max", "Max Manager", CASHIER_PIN, role=Role("manager"))
-        for p in products:
-            # The same rows the hub's catalog snapshot brings on the first connection; the
-            # goods-in below needs the products known to the till already.
-            store.catalog.upsert(
-                p.sku, p.name, p.prices[settings.currency], p.tax_class, barcodes=[p.ean13]
-            )
-            store.stock.receive(p.sku, OPENING_STOCK, reference="demo opening stock")
     finally:
         store.close()

@@ -237,6 +237,23 @@ class Supervisor:
             child.log.close()
         return proc.returncode
 
+    def restart(self, child: Child) -> Child:
+        """Stop a child, then start it again with the same settings and wait until ready."""
+        with self._lock:
+            if child in self.children:
+                self.children.remove(child)
+        self.stop_child(child)
+        fresh = Child(
+            name=child.name,
+            argv=child.argv,
+            ready=child.ready,
+            env=child.env,
+            ready_timeout_s=child.ready_timeout_s,
+            stop_timeout_s=child.stop_timeout_s,
+            stop_signal=child.stop_signal,
+        )
+        return self.start(fresh)
+
     def stop_all(self) -> dict[str, int | None]:
         """Stop every child, the last started first; return each exit code."""
         with self._lock:
