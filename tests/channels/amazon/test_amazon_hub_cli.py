@@ -50,6 +50,7 @@ def cli(hub_url: str, seller: dict[str, Any]) -> Any:
         assert result.exit_code == code, result.output + str(result.exception or "")
         return result
 
+    run.env = env  # type: ignore[attr-defined]
     return run
 
 
@@ -80,10 +81,11 @@ def test_add_stores_credentials_sealed_and_list_shows_no_secret(
             assert (row.region, row.marketplace_ids) == ("NA", [US, CA])
     finally:
         engine.dispose()
-    cli(
+    duplicate = cli(
         "channel", "add", "amazon", "--name", "amazon-na", "--region", "na",
         "--seller-id", "S2", "--marketplace", "US", code=1,
     )  # fmt: skip
+    assert "a channel account named 'amazon-na' exists already" in duplicate.output
 
 
 def test_add_without_credentials_or_key_says_what_to_set(
@@ -166,6 +168,10 @@ def test_sync_imports_and_pushes_now_with_progress(
     refused = cli("channel", "sync", "amazon-na", code=1)
     assert "refresh token" in refused.output.lower()
     assert "did not complete" in refused.output
+    fresh = scenario.call("POST", f"/sellers/{seller['seller_id']}/reauthorize")["refresh_token"]
+    env = {**cli.env, "ACORN_AMAZON_REFRESH_TOKEN": fresh}
+    assert "credentials replaced" in cli("channel", "credentials", "amazon-na", env=env).output
+    assert "health: ok" in cli("channel", "sync", "amazon-na").output
 
 
 def test_api_lists_accounts_without_secrets_health_unmapped_and_orders(
