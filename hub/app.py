@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from hub import __doc__ as hub_doc
 from hub.api.deps import require_principal
 from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
+from hub.api.routes import routing as routing_routes
 from hub.api.routes import channels as channel_routes
 from hub.api.routes import enroll as enroll_routes
 from hub.config import HubSettings
@@ -69,7 +70,7 @@ def create_app(
     app.state.registry = registry or getattr(worker, "registry", None) or Registry()
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
-    for module in (stores, stock, sales, deadletters, catalog, tokens):
+    for module in (stores, stock, sales, deadletters, catalog, tokens, routing_routes):
         api.include_router(module.router)
     api.include_router(channel_routes.router)
     app.include_router(api)

@@ -105,6 +105,7 @@ def serve(
 
         worker = IngestWorker(settings, make_sessionmaker(engine))
         __import__("hub.channels.worker").channels.worker.attach(worker, settings, engine)
+        __import__("hub.routing_service").routing_service.attach(worker, settings, engine)
     _LOGGER.info(
         "hub starting: database %s, api %s, ingest %s",
         settings.safe_database_url(),

@@ -75,6 +75,7 @@ class HubSettings(BaseSettings):
     alarms_enabled: bool = True
     default_currency: str = "EUR"
     default_timezone: str = "UTC"
+    routing: dict[str, Any] = Field(default_factory=dict)  # [hub.routing]: hub/routing_service.py
 
     api_enabled: bool = True
     api_host: str = "127.0.0.1"

@@ -61,6 +61,8 @@ class IngestWorker:
         self.registry = registry or Registry()
         self.metrics = IngestMetrics(self.registry)
         self._applier = BatchApplier(session_factory, clock=clock)
+        self.event_hooks = self._applier.event_hooks
+        self.scheduled_jobs: list[Callable[[datetime], None]] = []
         self._bd_seq = int(time.time() * 1000) % 2**31
         self.mqtt = HubMqtt(settings, will=(topics.HUB_STATUS, self._hub_status(online=False)))
         self.mqtt.on_connected.append(self._publish_hub_birth)
@@ -253,6 +255,8 @@ class IngestWorker:
         if not leader or not self.mqtt.connected:
             return
         self._request_resends(now)
+        for job in self.scheduled_jobs:  # other parts' singleton jobs (routing, ...)
+            job(now)
         self._publish_unpublished(now)
         self._push_catalog_updates()
         if time.monotonic() - self._last_birth_refresh > HUB_BIRTH_REFRESH_S:
