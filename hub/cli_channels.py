@@ -151,6 +151,36 @@ def add_amazon(
     )
 
 
+@channel.command("credentials")
+@CONFIG_OPTION
+@DATABASE_OPTION
+@click.argument("name")
+def credentials_cmd(config_file: Path | None, database_url: str | None, name: str) -> None:
+    """Replace an account's LWA credentials (after the seller authorized the app again).
+
+    Read from ACORN_AMAZON_CLIENT_ID, ACORN_AMAZON_CLIENT_SECRET and
+    ACORN_AMAZON_REFRESH_TOKEN, or prompted; the channel worker picks them up at once.
+    """
+    from hub.channels.amazon.account import LwaCredentials
+    from hub.channels.amazon.errors import ConfigError
+    from hub.db import channels as repo
+    from hub.db.stores import HubDataError
+
+    settings, sessions = _sessions(config_file, database_url)
+    cipher = _cipher(settings)
+    try:
+        credentials = LwaCredentials(
+            _secret(CLIENT_ID_ENV, "LWA client id", hide=False),
+            _secret(CLIENT_SECRET_ENV, "LWA client secret", hide=True),
+            _secret(REFRESH_TOKEN_ENV, "Refresh token", hide=True),
+        )
+        with sessions.begin() as session:
+            repo.replace_credentials(session, name, credentials, cipher, now=datetime.now(UTC))
+    except (ConfigError, HubDataError) as err:
+        fail(str(err))
+    click.echo(f"{name}: credentials replaced")
+
+
 @channel.command("list")
 @CONFIG_OPTION
 @DATABASE_OPTION

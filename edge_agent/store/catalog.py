@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from protocol.money import Money
 _LOGGER = logging.getLogger(__name__)
 
 CATALOG_VERSION_KEY = "catalog_version"
+CATALOG_PARTS_KEY = "catalog_parts"
 _LOOKUP_SQL = (
     "SELECT p.sku, p.name, p.price_minor, p.tax_class, COALESCE(s.on_hand, 0), "
     "COALESCE(s.reserved, 0) FROM barcode b JOIN product p ON p.sku = b.sku "
@@ -183,21 +185,25 @@ class CatalogRepository:
             ).execute()
 
     def apply(self, message: CatalogMessage) -> CatalogApplyResult:
-        """Apply a catalog snapshot or delta; per product, only a newer version wins.
+        """Apply a catalog snapshot or delta (or one part of one); only a newer version wins.
 
         Versions are compared per product, so deltas that arrive out of order
         still leave each product at its newest version, and a replayed message
-        changes nothing. A snapshot also deactivates products it does not
-        mention that are older than it.
+        changes nothing. The hub splits a large catalog into parts that share
+        the version (extra fields ``part`` and ``parts``). Once every part of a
+        snapshot has arrived, the products none of them listed (still older than
+        it) are deactivated; only then, for deltas too, does the store report
+        the new version in its birth, so the hub never skips a missing part.
         """
         upserted = skipped = deactivated = 0
+        version = message.version
         with write_transaction(self._db):
             current: dict[str, int] = {
                 row.sku: row.catalog_version
                 for row in Product.select(Product.sku, Product.catalog_version)
             }
             for item in message.products:
-                if current.get(item.sku, -1) >= message.version:
+                if current.get(item.sku, -1) >= version:
                     skipped += 1
                     continue
                 self._upsert_product(
@@ -206,34 +212,57 @@ class CatalogRepository:
                     item.price_minor,
                     item.tax_class,
                     item.active,
-                    message.version,
+                    version,
                     list(item.barcodes),
                 )
                 upserted += 1
-            gone = set(message.removed_skus)
-            if message.kind == "snapshot":
-                gone |= set(current) - {p.sku for p in message.products}
-            for sku in sorted(gone):
-                if sku in current and current[sku] < message.version:
+            now = datetime.now(UTC)
+            for sku in sorted(set(message.removed_skus)):
+                if sku in current and current[sku] < version:
                     deactivated += (
-                        Product.update(
-                            active=False,
-                            catalog_version=message.version,
-                            updated_at=datetime.now(UTC),
-                        )
+                        Product.update(active=False, catalog_version=version, updated_at=now)
                         .where(Product.sku == sku)
                         .execute()
                     )
-            if message.version > self.version():
-                MetaEntry.insert(key=CATALOG_VERSION_KEY, value=str(message.version)).on_conflict(
-                    conflict_target=[MetaEntry.key], update={MetaEntry.value: str(message.version)}
-                ).execute()
+            if self._all_parts_arrived(message):
+                if message.kind == "snapshot":
+                    # Every product of any part of this snapshot now has its version.
+                    deactivated += (
+                        Product.update(active=False, catalog_version=version, updated_at=now)
+                        .where(Product.catalog_version < version)
+                        .execute()
+                    )
+                if version > self.version():
+                    self._set_meta(CATALOG_VERSION_KEY, str(version))
         _LOGGER.info(
             "catalog v%d (%s): %d upserted, %d older skipped, %d deactivated",
-            message.version,
+            version,
             message.kind,
             upserted,
             skipped,
             deactivated,
         )
-        return CatalogApplyResult(message.version, upserted, skipped, deactivated)
+        return CatalogApplyResult(version, upserted, skipped, deactivated)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        MetaEntry.insert(key=key, value=value).on_conflict(
+            conflict_target=[MetaEntry.key], update={MetaEntry.value: value}
+        ).execute()
+
+    def _all_parts_arrived(self, message: CatalogMessage) -> bool:
+        """Record this message's part; True once every part of its version has arrived."""
+        extra = message.model_extra or {}
+        part, parts = extra.get("part", 1), extra.get("parts", 1)
+        if not (isinstance(parts, int) and isinstance(part, int) and 1 <= part <= parts):
+            part, parts = 1, 1
+        if parts == 1:
+            return True
+        key = f"{CATALOG_PARTS_KEY}:{message.kind}:{message.version}"
+        row = MetaEntry.get_or_none(MetaEntry.key == key)
+        received = set(json.loads(row.value)) if row is not None else set()
+        received.add(part)
+        if len(received) < parts:
+            self._set_meta(key, json.dumps(sorted(received)))
+            return False
+        MetaEntry.delete().where(MetaEntry.key == key).execute()  # complete: forget the parts
+        return True

@@ -73,7 +73,7 @@ class EdgeStore:
         self.stock = StockRepository(db, self.outbox)
         self.inbound = InboundRepository(db)
         self.cashiers = CashierRepository(db)
-        self.orders = OrderRepository(db)
+        self.orders = OrderRepository(db, self.outbox)
         self.sales = SalesRepository(db, self.outbox, tz=self.tz, day_start=day_start)
         self.returns = ReturnsRepository(db, self.outbox, self.sales, self.catalog, self.policy)
         self.shifts = ShiftRepository(

@@ -195,6 +195,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                 updated_at TEXT NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "order fulfilment steps",
+        (
+            """CREATE TABLE order_fulfilment (
+                order_id TEXT PRIMARY KEY REFERENCES routed_order (order_id),
+                picked TEXT NOT NULL DEFAULT '{}',
+                reject_reason TEXT,
+                note TEXT,
+                carrier TEXT,
+                tracking_number TEXT,
+                parcels INTEGER,
+                accepted_at TEXT,
+                picked_at TEXT,
+                packed_at TEXT,
+                handed_over_at TEXT,
+                printed_at TEXT,
+                updated_at TEXT NOT NULL)""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

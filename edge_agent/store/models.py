@@ -271,6 +271,24 @@ class RoutedOrder(BaseModel):
     updated_at = UtcDateTimeField()
 
 
+class OrderFulfilment(BaseModel):
+    """The fulfilment steps of a routed order: scans, reject reason, carrier and tracking."""
+
+    order_id = peewee.TextField(primary_key=True)
+    picked = peewee.TextField(default="{}")
+    reject_reason = peewee.TextField(null=True)
+    note = peewee.TextField(null=True)
+    carrier = peewee.TextField(null=True)
+    tracking_number = peewee.TextField(null=True)
+    parcels = peewee.IntegerField(null=True)
+    accepted_at = peewee.TextField(null=True)
+    picked_at = peewee.TextField(null=True)
+    packed_at = peewee.TextField(null=True)
+    handed_over_at = peewee.TextField(null=True)
+    printed_at = peewee.TextField(null=True)
+    updated_at = peewee.TextField()
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     MetaEntry,
@@ -290,4 +308,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     Return,
     ReturnLine,
     RoutedOrder,
+    OrderFulfilment,
 ]

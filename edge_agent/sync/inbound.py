@@ -59,7 +59,7 @@ class InboundHandler:
         self._store = store
         self._currency = currency
         self._hooks = hooks
-        self._orders = OrderRepository(store.db)
+        self._orders: OrderRepository = store.orders  # its outbox answers cancellations
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
         """Handle one message; never raises for bad input or a failing store."""

@@ -12,6 +12,7 @@ from edge_agent.store.facade import EdgeStore
 from edge_agent.sync.service import SyncService
 from edge_agent.ui.api import api
 from edge_agent.ui.context import UiContext
+from edge_agent.ui.orders import online_orders
 from edge_agent.ui.pages import pages
 from edge_agent.ui.till import LoginGuard, Till
 
@@ -58,6 +59,7 @@ def create_app(
     )
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(online_orders)
     if devices is not None:
         from edge_agent.devices.web import create_devices_blueprint
 

@@ -254,7 +254,7 @@ def _order_action(request: Request, viewer: Viewer, order_pk: int, action: str) 
             viewer,
             f"order.{action}",
             order_id,
-            outcome=decision.outcome,
+            result=decision.outcome,
             location=decision.location_id,
         )
     return _back(f"/dashboard/orders/{order_pk}", f"{action}: {decision.outcome}")

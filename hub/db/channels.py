@@ -113,7 +113,7 @@ def seller_account(row: ChannelAccount, cipher: CredentialCipher) -> SellerAccou
     return SellerAccount(
         name=row.name,
         seller_id=row.seller_id,
-        region=Region(row.region),
+        region=Region(row.region.upper()),
         marketplace_ids=tuple(row.marketplace_ids),
         credentials=cipher.open(row.credentials_sealed),
         endpoint_url=row.endpoint_url,

@@ -120,6 +120,7 @@ function renderCart(c) {
   $("#discounts").textContent = c.discounts.minor ? "-" + c.discounts.text : c.discounts.text;
   $("#tax").textContent = c.tax.text;
   $("#total").textContent = c.total.text + " " + c.currency;
+  if (c.lines.length) api("GET", "/orders/walk-in-check").then((w) => { if (w.warnings.length) say(w.warnings.join(" ")); }).catch(() => {});
 }
 
 function button(text, onClick) {

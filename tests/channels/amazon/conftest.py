@@ -204,6 +204,11 @@ def account_for(
 ClientFactory = Callable[..., SpApiClient]
 
 
+def fast_client(account: SellerAccount) -> SpApiClient:
+    """An SP-API client with short retries, for the channel worker under test."""
+    return SpApiClient(account, retry=FAST_RETRY)
+
+
 @pytest.fixture
 def make_client(sandbox: SandboxServer, request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
     """Build SP-API clients for sandbox sellers; closed after the test.
@@ -257,9 +262,21 @@ def hub_sessions(hub_engine: Engine) -> sessionmaker[Session]:  # noqa: F811
 
 
 @pytest.fixture
-def channel_store(hub_sessions: sessionmaker[Session]) -> DbChannelStore:
-    """The channel state store on the hub database."""
-    return DbChannelStore(hub_sessions)
+def channel_store(
+    hub_sqlite_template: Path,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[DbChannelStore]:
+    """The channel state store on a migrated SQLite hub database.
+
+    The importer and pusher tests run on SQLite only; the hub tests
+    (test_amazon_hub.py) and the crash-resume test cover PostgreSQL too.
+    """
+    import shutil
+
+    shutil.copyfile(hub_sqlite_template, tmp_path / "channel-hub.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'channel-hub.db'}", writer=True)
+    yield DbChannelStore(make_sessionmaker(engine))
+    engine.dispose()
 
 
 @pytest.fixture

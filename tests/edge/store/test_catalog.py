@@ -151,3 +151,26 @@ def test_snapshot_deactivates_products_it_does_not_list(store: EdgeStore) -> Non
 def test_removed_skus_are_deactivated(store: EdgeStore) -> None:
     store.catalog.apply(_catalog(3, [], removed_skus=["APPLES"]))
     assert not store.catalog.get("APPLES", include_inactive=True).active
+
+
+def test_snapshot_in_parts_deactivates_only_once_complete(store: EdgeStore) -> None:
+    """GIVEN the hub splits snapshot v20 into two parts (extra fields part/parts)
+    THEN part 1 alone deactivates nothing and the store still reports its old version;
+    after part 2 the products neither part listed are deactivated."""
+
+    def product(sku: str, price: int) -> CatalogProduct:
+        return CatalogProduct(sku=sku, name=sku.title(), price_minor=price, tax_class="zero")
+
+    part1 = _catalog(20, [product("MILK-1L", 130)], kind="snapshot", part=1, parts=2)
+    part2 = _catalog(20, [product("BREAD", 250)], kind="snapshot", part=2, parts=2)
+    first = store.catalog.apply(part1)
+    assert first.deactivated == 0
+    assert store.catalog.get("BREAD").price_minor == 249  # still there and unchanged
+    assert store.catalog.version() == 0  # not complete: the birth keeps the old version
+    store.catalog.apply(part1)  # a replayed part changes nothing
+    second = store.catalog.apply(part2)
+    assert second.deactivated == 3  # APPLES, WINE-RED, SOAP
+    assert store.catalog.get("BREAD").price_minor == 250
+    assert store.catalog.get("MILK-1L").price_minor == 130
+    assert store.catalog.version() == 20
+    assert not store.catalog.get("SOAP", include_inactive=True).active
