@@ -54,6 +54,7 @@ DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600
 DEFAULT_ACK_TIMEOUT_S = 60.0
 MAX_ACK_TIMEOUT_S = 900.0
 DEFAULT_STATUS_INTERVAL_S = 30.0
+STABLE_CONNECTION_S = 10.0
 # CONNACK reasons that mean "these credentials will not work": retrying only hammers the broker.
 CREDENTIAL_REFUSALS = frozenset({134, 135, 138, 140})  # bad user/password, not authorised, banned
 UNSUPPORTED_PROTOCOL = 132
@@ -267,16 +268,15 @@ class SyncService:
                     if self._retry_now.wait(1.0):
                         self._retry_now.clear()
                     continue
-                conn = self._connect()
-                if conn is not None:
-                    self._serve(conn)
+                try:
+                    conn = self._connect()
+                    if conn is not None:
+                        self._serve(conn)
+                except Exception:  # noqa: BLE001 - the link must outlive a bug; events stay queued
+                    _LOGGER.exception("sync error; reconnecting (the outbox keeps every event)")
+                    self._set_offline("sync hit an internal error; retrying (see the log)")
                 if not self._stop.is_set() and not self._auth_failed:
                     self._sleep_backoff()
-        except Exception:
-            _LOGGER.exception("sync thread crashed; the outbox keeps every event for later")
-            self._state = LinkState.OFFLINE
-            self._message = "sync stopped after an internal error; restart the agent"
-            raise
         finally:
             self._store.close()
 
@@ -430,7 +430,7 @@ class SyncService:
         """Run one accepted connection until it drops or the service stops."""
         client = conn.client
         self._conn = conn
-        self._backoff.reset()
+        connected_at = time.monotonic()
         self._state = LinkState.ONLINE
         self._connected_since = datetime.now(UTC)
         self._message = f"online (MQTT {conn.protocol}, bdSeq {conn.bd_seq})"
@@ -461,6 +461,10 @@ class SyncService:
             rc = client.loop(timeout=LOOP_TIMEOUT_S)
             if rc != mqtt.MQTT_ERR_SUCCESS or conn.closed:
                 break
+            if self._backoff.attempts and time.monotonic() - connected_at > STABLE_CONNECTION_S:
+                # Only a connection that held resets the backoff: a broker that accepts and
+                # drops at once must not be reconnected to in a tight loop.
+                self._backoff.reset()
             try:
                 self._pump(conn)
                 self._check_ack_stall(conn)
