@@ -13,7 +13,6 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -310,16 +309,3 @@ def secret_names(session: Session) -> list[tuple[str, datetime]]:
     return [
         (r.name, r.updated_at) for r in session.scalars(select(HubSecret).order_by(HubSecret.name))
     ]
-
-
-def store_summary(session: Session, store_id: str) -> dict[str, Any]:
-    """A store's provisioning state: active, credentials, codes outstanding."""
-    store = session.get(Store, store_id)
-    if store is None:
-        raise NotFound(f"no store {store_id!r}")
-    credential = session.get(BrokerCredential, store_id)
-    return {
-        "store": store_id,
-        "active": store.active,
-        "broker_user": credential.username if credential and not credential.revoked_at else None,
-    }

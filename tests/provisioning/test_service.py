@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.broker_credentials import BrokerCredentials
+from hub.config import HubSettings
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.models import Store
 from hub.db.models_provisioning import BrokerCredential, EnrollmentCode, HubSecret, StoreSite
@@ -195,3 +198,24 @@ def test_hub_secrets_are_encrypted_at_rest(sessions: sessionmaker[Session]) -> N
         assert get_secret(s, "amazon.refresh_token", key=KEY) == token
         with pytest.raises(SecretKeyError, match="wrong key"):
             get_secret(s, "amazon.refresh_token", key=new_key())
+
+
+def test_broker_files_follow_the_database(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """The files are a rendering of the table: enrolled stores in, revoked stores out."""
+    settings = HubSettings(
+        database_url="sqlite://",
+        mqtt_password="hub-pw",
+        broker_password_file=tmp_path / "passwd",
+        broker_acl_file=tmp_path / "acl",
+    )
+    credentials = BrokerCredentials(settings)
+    password = _redeem(sessions, _create(sessions, "s-001"), T0)
+    _redeem(sessions, _create(sessions, "s-002"), T0)
+    with sessions.begin() as s:
+        revoke_store(s, "s-002", now=T0)
+        assert credentials.sync(s) is False  # written, but no pid file: nothing to reload
+    lines = dict(line.split(":", 1) for line in (tmp_path / "passwd").read_text().splitlines())
+    assert sorted(lines) == ["hub", "s-001"]
+    assert verify_password(password, lines["s-001"])
+    assert verify_password("hub-pw", lines["hub"])
+    assert "pattern readwrite acorn/v1/store/%u/#" in (tmp_path / "acl").read_text()
