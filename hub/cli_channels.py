@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from acorn.cliutil import fail
-from hub.cli import CONFIG_OPTION, DATABASE_OPTION, _engine, _require_migrated, _settings
+from hub import cli as _hub_cli
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# hub.cli imports this module at its end; annotated here so the import cycle stays typed.
+CONFIG_OPTION: Callable[[_F], _F] = getattr(_hub_cli, "CONFIG_OPTION")  # noqa: B009
+DATABASE_OPTION: Callable[[_F], _F] = getattr(_hub_cli, "DATABASE_OPTION")  # noqa: B009
 
 CLIENT_ID_ENV = "ACORN_AMAZON_CLIENT_ID"
 CLIENT_SECRET_ENV = "ACORN_AMAZON_CLIENT_SECRET"
@@ -19,9 +25,9 @@ REFRESH_TOKEN_ENV = "ACORN_AMAZON_REFRESH_TOKEN"
 
 
 def _sessions(config_file: Path | None, database_url: str | None) -> tuple[Any, Any]:
-    settings = _settings(config_file, database_url=database_url)
-    engine = _engine(settings, writer=True)
-    _require_migrated(engine, settings)
+    settings = _hub_cli._settings(config_file, database_url=database_url)
+    engine = _hub_cli._engine(settings, writer=True)
+    _hub_cli._require_migrated(engine, settings)
     from hub.db.engine import make_sessionmaker
 
     return settings, make_sessionmaker(engine)
