@@ -52,6 +52,9 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 STREAM_POLL_S = 1.0
 STREAM_HEARTBEAT_S = 15.0
+STREAM_MAX_S = 20.0
+"""A stream ends after this long and the browser reconnects (EventSource does so by itself):
+uvicorn waits for open responses before it stops, so no stream may hold a shutdown for long."""
 
 CanView = Annotated[Viewer, Depends(need(Perm.VIEW))]
 CanReports = Annotated[Viewer, Depends(need(Perm.REPORTS))]
@@ -571,8 +574,12 @@ async def events(request: Request, viewer: CanView) -> Response:
         last_tiles: dict[str, dict[str, Any]] = {}
         last_alarms: tuple[int, str] | None = None
         idle = 0.0
-        yield b"retry: 2000\n\n"
-        while not stopping.is_set() and not await request.is_disconnected():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_MAX_S
+        yield b"retry: 1000\n\n"
+        while (
+            loop.time() < deadline and not stopping.is_set() and not await request.is_disconnected()
+        ):
             if await run_in_threadpool(resolve_viewer, request) is None:
                 yield _sse("signed_out", {})
                 return

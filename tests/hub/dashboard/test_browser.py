@@ -26,13 +26,15 @@ from hub.db import stock as stock_db
 from hub.db import stores
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.models import StoreStatus
+from hub.ingest.apply import BatchApplier, InboundMessage
 from hub.ingest.worker import IngestWorker
 from protocol import topics
-from protocol.codec import encode
+from protocol.codec import encode, encode_batch
 from tests.fixtures.brokers import BrokerInfo
 from tests.fixtures.mqtt import Will, mqtt_client
 from tests.fixtures.util import free_port, wait_until
 from tests.hub import events as ev
+from tests.routing_e2e.helpers import make_account, make_order
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +87,28 @@ def hub(hub_sqlite_template: Path, tmp_path: Path, mosquitto_private: BrokerInfo
         alarms.set_rule(
             s, "store_offline", enabled=True, threshold=0, severity="critical", by="test", now=now
         )
+    # Real ingest of a count and two sales at s-001, and two imported marketplace orders,
+    # so the overview, reports and orders pages have something to show.
+    BatchApplier(sessions, clock=lambda: now).apply(
+        [
+            InboundMessage(
+                topics.up_events("s-001"),
+                encode_batch(
+                    [
+                        ev.counted("s-001", 1, "SKU-1", 20),
+                        ev.sale("s-001", 2, [("SKU-1", 2)]),
+                        ev.sale("s-001", 3, [("SKU-1", 1)]),
+                    ]
+                ),
+            )
+        ]
+    )
+    with sessions.begin() as s:
+        account = make_account(s, now=now)
+        make_order(s, account.id, "302-1111111-1111111", [("SKU-1", 1)], now=now)
+        make_order(
+            s, account.id, "302-2222222-2222222", [("SKU-2", 1)], now=now, state="manual_review"
+        )
     settings = HubSettings(
         database_url=url,
         mqtt_host=mosquitto_private.host,
@@ -107,6 +131,7 @@ def hub(hub_sqlite_template: Path, tmp_path: Path, mosquitto_private: BrokerInfo
     try:
         yield Hub(url, sessions, f"http://127.0.0.1:{port}")
     finally:
+        app.state.dashboard_stopping.set()  # end open live streams, so uvicorn can stop
         server.should_exit = True
         thread.join(timeout=20)
         assert not thread.is_alive(), "uvicorn did not stop"
@@ -193,6 +218,7 @@ def test_live_store_offline_alarm_acknowledge_export_and_roles(
     with target.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["location"], r["sku"], r["on_hand"], r["sellable"]) for r in rows] == [
+        ("s-001", "SKU-1", "17", "17"),  # counted 20, sold 2 and 1 through ingest
         ("w-001", "SKU-1", "12", "12"),
         ("w-001", "SKU-2", "4", "4"),
     ]
