@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -268,8 +269,10 @@ def _start(
     }
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)
-    token = demo_setup.seed_hub(layout, demo_setup.catalog_csv(products, specs))
-    hq_login = _hq_login(run, hub_env)
+    demo_setup.seed_hub(layout, demo_setup.catalog_csv(products, specs))
+    # The HQ account is made while the hub and the sandbox start (another process).
+    pool = ThreadPoolExecutor(max_workers=1)
+    hq_future = pool.submit(_hq_login, run, hub_env)
 
     _step(f"hub on {run.hub_url} and the Amazon SP-API sandbox on {run.sandbox_url}")
     hub_ready = functools.partial(http_ok, f"{run.hub_url}/readyz")
@@ -300,6 +303,8 @@ def _start(
             ),
         ]
     )
+    hq_login = hq_future.result()
+    pool.shutdown()
     seller = demo_setup.create_seller(run.sandbox_url, products, specs)
     demo_setup.write_secret(
         layout.secrets / "amazon-seller.json",
@@ -373,7 +378,7 @@ def _start(
                 f"{layout.logs}/edge-{shopper.store_id}.log and {layout.logs}/hub.log"
             )
     run.notes.append(STAFF_SKIPPED_NOTE)
-    dashboard = _dashboard_url(run, token)
+    dashboard = _dashboard_url(run, hq_login["api_token"])
     _write_demo_json(run, creds, hq_login, dashboard)
     _print_banner(run, creds, hq_login, dashboard, simulate=simulate)
     if simulate:

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -533,8 +534,7 @@ def enroll_stores(
     Then the demo's own settings (UI port, tax rates, file-sink printer) are added."""
     import tomli_w
 
-    configs = []
-    for spec, ui_port in zip(specs, ports.ui, strict=True):
+    def one(spec: StoreSpec, ui_port: int) -> Path:
         folder = layout.store_dir(spec.store_id)
         folder.mkdir(parents=True, exist_ok=True)
         layout.receipts(spec.store_id).mkdir(parents=True, exist_ok=True)
@@ -591,8 +591,11 @@ def enroll_stores(
         for table, values in edge_extras(spec, layout=layout, ui_port=ui_port).items():
             data[table] = {**data.get(table, {}), **values}
         config.write_text(tomli_w.dumps(data), encoding="utf-8")
-        configs.append(config)
-    return configs
+        return config
+
+    # Stores enroll side by side: each step is a new Python process, seconds on a busy box.
+    with ThreadPoolExecutor(max_workers=min(4, len(specs))) as pool:
+        return list(pool.map(one, specs, ports.ui))
 
 
 def store_broker_password(config: Path) -> str:

@@ -118,8 +118,10 @@ def port_open(host: str, port: int, timeout_s: float = 0.3) -> bool:
 
 
 def port_free(host: str, port: int) -> bool:
-    """Whether host:port can be bound right now."""
+    """Whether a server can listen on host:port now (SO_REUSEADDR, as the servers bind, so
+    the TIME_WAIT left by a demo that just stopped does not count as busy)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
