@@ -24,11 +24,12 @@ from hub.channels.amazon.sandbox import spec as model_spec
 from hub.db import channels as channel_repo
 from hub.db.channels import DbChannelStore
 from hub.db.engine import make_engine, make_sessionmaker
+from hub.db.migrate import upgrade
 from hub.db.models_channels import ChannelAccount
+from tests.fixtures.postgres import PgServer
 from tests.hub.conftest import (  # noqa: F401  (fixtures: a migrated hub database on both backends)
     hub_db_url,
     hub_engine,
-    hub_pg_database,
     hub_sqlite_template,
 )
 
@@ -241,6 +242,19 @@ def make_client(sandbox: SandboxServer, request: pytest.FixtureRequest) -> Itera
     yield build
     for client in made:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def hub_pg_database(pg_server: PgServer) -> str:
+    """This suite's migrated PostgreSQL database (its own name: tests/hub has ``hub_tests``)."""
+    name = pg_server.create_database("hub_tests_channels")
+    url = pg_server.url(name)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 CIPHER = CredentialCipher(CredentialCipher.generate_key())
