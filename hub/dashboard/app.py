@@ -667,7 +667,8 @@ def install_dashboard(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, err: Forbidden) -> Response:
         if _wants_html(request):
-            return page(
+            return await run_in_threadpool(
+                page,
                 request,
                 err.viewer,
                 "error.html",
