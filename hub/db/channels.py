@@ -608,7 +608,14 @@ class DbChannelStore:
                     MarketplaceOrder.marketplace_order_id == order_id,
                 )
             )
-            return None if data is None else order_from_dict(data)
+            if data is None:
+                return None
+            try:
+                return order_from_dict(data)
+            except (KeyError, TypeError, ValueError):
+                # a row written without the imported copy (e.g. by hand): the import refills it
+                _LOGGER.warning("order %s has no readable stored copy; re-importing it", order_id)
+                return None
 
     def save_order(self, account: str, order: AmazonOrder) -> None:
         """Insert or update the order and its lines (one row per marketplace order id)."""
