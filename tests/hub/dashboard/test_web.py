@@ -19,6 +19,7 @@ from hub.auth import Role
 from hub.dashboard.users import MAX_FAILED_LOGINS
 from hub.db import stock as stock_db
 from hub.db import stores
+from hub.db.models import DeadLetter, StockLevel
 from hub.db.models_dashboard import AuditEntry, HqUser
 from hub.db.tokens import create_token
 from hub.ingest.apply import BatchApplier, InboundMessage
@@ -299,3 +300,36 @@ def test_stock_page_and_csv_exports(client_for: SignedIn, users: sessionmaker[Se
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()
         assert [e.target for e in entry] == ["stock", "movements"]
         assert entry[0].detail["rows"] == 3
+
+
+def test_dead_letter_replay_after_a_fix(client_for: SignedIn, users: sessionmaker[Session]) -> None:
+    """GIVEN an event from a store the hub did not know WHEN the store is created and a tech
+    replays the dead letter from the page THEN it applies and is resolved; all audited."""
+    BatchApplier(users, clock=lambda: NOW).apply(
+        [
+            InboundMessage(
+                topics.up_events("s-009"), encode_batch([ev.counted("s-009", 1, "SKU-7", 4)])
+            )
+        ]
+    )
+    tech = client_for("tech")
+    page = tech.get("/dashboard/dead-letters")
+    assert "unknown_store" in page.text
+    with users() as s:
+        letter = s.scalars(select(DeadLetter)).one()
+    token = csrf_of(tech)
+    still = tech.post(f"/dashboard/dead-letters/{letter.id}/replay", data={"csrf_token": token})
+    assert "still failing (unknown_store)" in still.text
+    with users.begin() as s:
+        stores.create_store(
+            s, store_id="s-009", name="New", timezone="Europe/Berlin", currency="EUR", now=NOW
+        )
+    done = tech.post(f"/dashboard/dead-letters/{letter.id}/replay", data={"csrf_token": token})
+    assert "Replayed: applied." in done.text
+    with users() as s:
+        assert s.get(DeadLetter, letter.id).status == "resolved"  # type: ignore[union-attr]
+        assert s.get(StockLevel, ("s-009", "SKU-7")).on_hand == 4  # type: ignore[union-attr]
+        replays = s.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "dead_letter.replay")
+        ).all()
+        assert [r["result"] for r in replays] == ["open", "resolved"]
