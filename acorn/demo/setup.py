@@ -37,7 +37,7 @@ CASHIER_PIN = "1234"
 HQ_USER = "hq"
 OBSERVER_USER = "observer"
 HUB_USER = "hub"
-OPENING_STOCK = 40
+OPENING_STOCK = 5000
 
 
 class DemoSetupError(Exception):
@@ -446,6 +446,52 @@ class Seller:
     refresh_token: str
 
 
+def demo_asin(product: DemoProduct) -> str:
+    """The demo's ASIN of a product (ten characters, from its EAN)."""
+    return "B0" + product.ean13[-8:]
+
+
+_ACCOUNTS = (("amazon-na", "na", ("US",)), ("amazon-eu", "eu", ("UK", "DE")))
+
+
+def add_channel_accounts(
+    layout: Layout, env: dict[str, str], seller: Seller, sandbox_url: str
+) -> None:
+    """``acorn hub channel add amazon`` for the seller's NA and EU regions (endpoints on the
+    sandbox), then ``acorn hub channel map import`` (seller SKU = our SKU, demo ASINs)."""
+    cred_env = {
+        **env,
+        "ACORN_AMAZON_CLIENT_ID": seller.client_id,
+        "ACORN_AMAZON_CLIENT_SECRET": seller.client_secret,
+        "ACORN_AMAZON_REFRESH_TOKEN": seller.refresh_token,
+    }
+    for name, region, marketplaces in _ACCOUNTS:
+        argv = ["hub", "channel", "add", "amazon", "--name", name, "--region", region]
+        argv += ["--seller-id", seller.seller_id, "--endpoint", f"{sandbox_url}/{region}"]
+        argv += ["--token-url", f"{sandbox_url}/auth/o2/token"]
+        for mkt in marketplaces:
+            argv += ["--marketplace", mkt]
+        run_logged(
+            f"acorn hub channel add amazon {name}", acorn_argv(*argv), layout.logs, env=cred_env
+        )
+        mapping = layout.root / "hub" / f"{name}-mapping.csv"
+        mapping.write_text(
+            "canonical_sku,marketplace,seller_sku,asin\n"
+            + "".join(
+                f"{p.sku},{mkt},{p.sku},{demo_asin(p)}\n"
+                for p in demo_products()
+                for mkt in marketplaces
+            ),
+            encoding="utf-8",
+        )
+        run_logged(
+            f"acorn hub channel map import {name}",
+            acorn_argv("hub", "channel", "map", "import", str(mapping), "--account", name),
+            layout.logs,
+            env=env,
+        )
+
+
 def create_seller(sandbox_url: str, products: list[DemoProduct], specs: list[StoreSpec]) -> Seller:
     """A seller with the US, UK and DE marketplaces, and a listing per product and marketplace."""
     with httpx.Client(base_url=sandbox_url, timeout=10) as client:
@@ -475,6 +521,7 @@ def create_seller(sandbox_url: str, products: list[DemoProduct], specs: list[Sto
                         "sku": p.sku,
                         "marketplace": mkt,
                         "quantity": stock_per_marketplace.get(mkt, 0),
+                        "asin": demo_asin(p),
                         "price": f"{minor // 100}.{minor % 100:02d}",
                     },
                 )

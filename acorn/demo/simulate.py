@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -163,18 +163,20 @@ class Simulation:
 
     shoppers: list[Shopper]
     stop_event: threading.Event
+    others: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start every shopper thread."""
-        for s in self.shoppers:
+        """Start every shopper thread (and the buyers and staff, if any)."""
+        for s in [*self.shoppers, *self.others]:
             s.start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop the shoppers and wait for the sale in hand to finish."""
         self.stop_event.set()
         deadline = time.monotonic() + timeout_s
-        for s in self.shoppers:
-            s.join(max(0.1, deadline - time.monotonic()))
+        for s in [*self.shoppers, *self.others]:
+            if s.is_alive():
+                s.join(max(0.1, deadline - time.monotonic()))
 
     def counters(self) -> dict[str, TillCounters]:
         """Counters per store."""
