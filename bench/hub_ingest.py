@@ -36,6 +36,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from hub.db import stores  # noqa: E402
 from hub.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from hub.db.ledger import LedgerWriter, MovementContext  # noqa: E402
 from hub.db.migrate import upgrade  # noqa: E402
 from hub.db.models import StoreSync  # noqa: E402
 
@@ -192,6 +193,8 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
     from datetime import UTC, datetime
 
     with sessions.begin() as s:
+        now = datetime.now(UTC)
+        ledger = LedgerWriter(s, now=now)
         for i in range(args.stores):
             stores.create_store(
                 s,
@@ -199,14 +202,18 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
                 name=f"Bench {i}",
                 timezone="Europe/Berlin",
                 currency="EUR",
-                now=datetime.now(UTC),
+                now=now,
             )
+            # Opening stock, as counted before the first sale: no SKU goes below zero.
+            for sku in range(500):
+                ledger.count(f"b-{i:03d}", f"SKU-{sku:04d}", 1_000_000, MovementContext(at=now))
+        ledger.flush()
     env = {
         **os.environ,
         "ACORN_HUB_DATABASE_URL": url,
         "ACORN_HUB_MQTT_HOST": args.host,
         "ACORN_HUB_MQTT_PORT": str(args.port),
-        "ACORN_HUB_LOG_LEVEL": "WARNING",
+        "ACORN_HUB_LOG_LEVEL": "INFO",
     }
     workers = []
     for w in range(args.workers):
@@ -222,9 +229,16 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
         )
     target = args.stores * args.events
     try:
-        time.sleep(2.5)  # connect and subscribe
+        # Publish only once every worker has subscribed: earlier messages have no session.
+        started = time.time()
+        while log.read_text(errors="replace").count("subscribed to") < args.workers:
+            if time.time() - started > 120 or any(p.poll() is not None for p in workers):
+                raise SystemExit(
+                    f"hub workers did not subscribe; log tail:\n{log.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
         pub = subprocess.Popen(_child("publish", args), stdout=subprocess.PIPE, text=True)
-        deadline = time.time() + 600
+        deadline = time.time() + 900
         applied = 0
         while time.time() < deadline:
             with sessions() as s:
@@ -236,7 +250,8 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
         out_text, _ = pub.communicate(timeout=60)
         timing = json.loads(out_text)
         if applied < target:
-            raise SystemExit(f"hub applied only {applied} of {target} events; see {log}")
+            tail = log.read_text(errors="replace")[-4000:]
+            raise SystemExit(f"hub applied only {applied} of {target} events; log tail:\n{tail}")
     finally:
         for p in workers:
             p.terminate()
