@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from acorn.cli import cli
 from edge_agent.config import ConfigError, load_settings
 from edge_agent.store.db import Synchronous
+from edge_agent.store.migrations import LATEST_VERSION
 from tests.edge.store.helpers import MILK_EAN
 
 TOML = """\
@@ -100,7 +101,7 @@ def test_field_tech_sets_up_a_first_till(tmp_path: Path, config: Path) -> None:
     args = ["--config", str(config)]
     result = runner.invoke(cli, ["edge", "init-db", *args])
     assert result.exit_code == 0, result.output
-    assert "schema v3" in result.output
+    assert f"schema v{LATEST_VERSION}" in result.output
     assert "next seq 1" in result.output
     result = runner.invoke(
         cli,
@@ -168,7 +169,7 @@ def test_field_tech_sets_up_a_first_till(tmp_path: Path, config: Path) -> None:
     status = runner.invoke(cli, ["edge", "status", *args, "--json"])
     data = json.loads(status.output)
     assert data["outbox_depth"] == 0
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == LATEST_VERSION
 
 
 def test_replacement_box_continues_the_store_seq(config: Path) -> None:
