@@ -260,6 +260,39 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
     return target / (end - timing["first"]), end - timing["published"]
 
 
+def measure_cpu(url: str, *, stores_n: int = 2, events: int = 1000) -> float:
+    """The applier alone, in this process: events per CPU-second of the hub (no broker).
+
+    Only this process's CPU counts (for PostgreSQL the server's work is not in it).
+    Hooks that other parts add in `acorn hub serve` (routing) are not attached here.
+    """
+    from datetime import UTC, datetime
+
+    from hub.ingest.apply import BatchApplier, InboundMessage
+
+    engine = make_engine(url, writer=True)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        ledger = LedgerWriter(s, now=now)
+        for i in range(stores_n):
+            stores.create_store(
+                s, store_id=f"b-{i:03d}", name="cpu", timezone="UTC", currency="EUR", now=now
+            )
+            for sku in range(500):
+                ledger.count(f"b-{i:03d}", f"SKU-{sku:04d}", 1_000_000, MovementContext(at=now))
+        ledger.flush()
+    messages = [InboundMessage(t, p) for t, p in _payloads(stores_n, events, 10)]
+    applier = BatchApplier(sessions)
+    started = time.process_time()
+    for i in range(0, len(messages), 20):
+        applier.apply(messages[i : i + 20])
+    cpu = time.process_time() - started
+    engine.dispose()
+    return stores_n * events / cpu
+
+
 def main() -> None:
     """Parse arguments; run a child role or the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -305,6 +338,12 @@ def main() -> None:
                     pg = start_pg_server()
                     url = pg.url(pg.create_database("bench"))
                 hub_rate, tail = measure_hub(args, url, Path(tmp) / f"hub-{db}.log")
+                if db == "sqlite":
+                    cpu_url = f"sqlite:///{tmp}/cpu-{uuid.uuid4().hex[:6]}.db"
+                else:
+                    assert pg is not None
+                    cpu_url = pg.url(pg.create_database("bench_cpu"))
+                cpu_rate = measure_cpu(cpu_url)
             finally:
                 broker.stop()
                 if pg is not None:
@@ -314,7 +353,9 @@ def main() -> None:
                 f"  {db:9s} raw broker {raw:9,.0f} events/s | hub applied {hub_rate:8,.0f} "
                 "events/s "
                 f"| hub/raw {hub_rate / raw:5.1%} | last apply {tail:.2f} s after last publish"
+                f" | applier alone {cpu_rate:,.0f} events per CPU-second"
             )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 vCPU; figures drop under load)")
 
 
 if __name__ == "__main__":
