@@ -22,6 +22,7 @@ transaction, for every store event it applied).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -394,6 +395,14 @@ def load_candidates(
 # --------------------------------------------------------------------------- routing one order
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_postal_codes() -> PostalCodeTable:
+    """The postal-code table shipped with the hub, loaded once per process."""
+    from hub.data import load_postal_codes
+
+    return load_postal_codes()
+
+
 def _trigger_for(assignments: Sequence[RoutingAssignment]) -> str:
     released = [a for a in assignments if a.state == AssignmentState.RELEASED.value]
     if not released:
@@ -521,7 +530,7 @@ def route_one(
         candidates,
         settings.rules,
         exclude=frozenset(excluded),
-        postal=postal,
+        postal=postal if postal is not None else shipped_postal_codes(),
         skip_review=skip_review,
     )
     outcome = decision.outcome
@@ -899,11 +908,9 @@ class RoutingService:
 
     @property
     def postal(self) -> PostalCodeTable:
-        """The postal-code table (loaded on first use)."""
+        """The postal-code table (the shipped one unless another was given)."""
         if self._postal is None:
-            from hub.data import load_postal_codes
-
-            self._postal = load_postal_codes()
+            self._postal = shipped_postal_codes()
         return self._postal
 
     def run_once(self, now: datetime | None = None) -> RoundReport:

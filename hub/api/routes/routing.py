@@ -26,6 +26,7 @@ from hub.routing_service import (
     find_order,
     reroute,
     set_location,
+    shipped_postal_codes,
 )
 
 router = APIRouter(prefix="/routing", tags=["routing"])
@@ -54,14 +55,8 @@ def _settings(request: Request, hub_settings: Any) -> RoutingSettings:
     return cached
 
 
-def _postal(request: Request) -> PostalCodeTable:
-    table: PostalCodeTable | None = getattr(request.app.state, "postal_codes", None)
-    if table is None:
-        from hub.data import load_postal_codes
-
-        table = load_postal_codes()
-        request.app.state.postal_codes = table
-    return table
+def _postal(_request: Request) -> PostalCodeTable:
+    return shipped_postal_codes()
 
 
 def _order_public(order: MarketplaceOrder) -> dict[str, Any]:
