@@ -25,6 +25,7 @@ def _utc(name: str, *, nullable: bool) -> sa.Column:  # type: ignore[type-arg]
 
 
 def upgrade() -> None:
+    """Create the routing tables."""
     op.create_table(
         "routing_decisions",
         sa.Column("id", _BIGINT_PK, autoincrement=True, nullable=False),
@@ -104,6 +105,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the routing tables."""
     op.drop_table("routing_locations")
     with op.batch_alter_table("routing_reviews") as batch_op:
         batch_op.drop_index("ix_routing_reviews_state")
