@@ -10,13 +10,13 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
+import httpx
 
 from acorn.demo import setup as demo_setup
 from acorn.demo import summary as demo_summary
@@ -38,6 +38,9 @@ EXIT_LOST = 1
 EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 DRAIN_TIMEOUT_S = 30.0
+OUTAGE_STORE_INDEX = 2
+OUTAGE_EVERY_S = 300.0
+OUTAGE_LENGTH_S = 20.0
 ORDERS_SKIPPED_NOTE = "marketplace orders skipped: the Amazon channel account could not be added"
 ORDERS_LAG_NOTE = (
     "marketplace orders reach the hub on its import cycle (every 2 min, orders stamped 4 min "
@@ -208,7 +211,7 @@ def demo_command(
         _say(f"Acorn demo: {stores} store(s), data in {layout.root}")
         _start(run, env, seed=seed, speed=speed, simulate=not no_simulation, stop=stop)
         starting[0] = False
-        code = _run_until_stopped(run, stop, duration)
+        code = _run_until_stopped(run, stop, duration, speed=speed)
     except _Interrupted:
         _say("\ninterrupted while starting: stopping")
         code = EXIT_INTERRUPTED
@@ -270,9 +273,9 @@ def _start(
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)
     demo_setup.seed_hub(layout, demo_setup.catalog_csv(products, specs))
-    # The HQ account is made while the hub and the sandbox start (another process).
-    pool = ThreadPoolExecutor(max_workers=1)
-    hq_future = pool.submit(_hq_login, run, hub_env)
+    # Before the hub starts: its start-up writes to the SQLite file too, and a busy
+    # machine made a concurrent `hub user add` fail with "database is locked".
+    hq_login = _hq_login(run, hub_env)
 
     _step(f"hub on {run.hub_url} and the Amazon SP-API sandbox on {run.sandbox_url}")
     hub_ready = functools.partial(http_ok, f"{run.hub_url}/readyz")
@@ -303,8 +306,6 @@ def _start(
             ),
         ]
     )
-    hq_login = hq_future.result()
-    pool.shutdown()
     seller = demo_setup.create_seller(run.sandbox_url, products, specs)
     demo_setup.write_secret(
         layout.secrets / "amazon-seller.json",
@@ -334,6 +335,12 @@ def _start(
     )
     for config in configs:
         demo_setup.add_cashiers(config)
+    if run.orders_enabled:
+        try:
+            demo_setup.set_routing_positions(run.hub_url, hq_login["api_token"], specs)
+        except (DemoSetupError, httpx.HTTPError) as err:
+            run.orders_enabled = False
+            run.notes.append(f"marketplace orders skipped: {err}")
     creds.stores = {
         spec.store_id: demo_setup.store_broker_password(config)
         for spec, config in zip(specs, configs, strict=True)
@@ -446,7 +453,6 @@ def _hq_login(run: DemoRun, hub_env: dict[str, str]) -> dict[str, str]:
 
 
 def _dashboard_url(run: DemoRun, token: str) -> str | None:
-    import httpx
 
     for path in ("/dashboard", "/"):
         try:
@@ -541,9 +547,68 @@ def _print_banner(
     _say("Press Ctrl-C to stop.")
 
 
-def _run_until_stopped(run: DemoRun, stop: threading.Event, duration: float | None) -> int:
+class _Outages:
+    """Now and then the third store goes offline: its agent stops for a while, then starts.
+
+    Its till keeps nothing from the shoppers meanwhile (they wait); routed orders that
+    were not accepted go elsewhere; on return the agent syncs what it holds.
+    """
+
+    def __init__(self, run: DemoRun, speed: float) -> None:
+        self.run = run
+        self.index = OUTAGE_STORE_INDEX if len(run.specs) > OUTAGE_STORE_INDEX else None
+        self.every_s = OUTAGE_EVERY_S / speed
+        self.next_at = time.monotonic() + self.every_s
+        self.down: Child | None = None
+        self.down_since = 0.0
+        self.count = 0
+
+    def _shopper(self) -> Shopper | None:
+        sim = self.run.simulation
+        if sim is None or self.index is None:
+            return None
+        return sim.shoppers[self.index]
+
+    def tick(self) -> None:
+        """Take the store down or bring it back when it is time."""
+        if self.index is None or self.run.simulation is None:
+            return
+        store_id = self.run.specs[self.index].store_id
+        now = time.monotonic()
+        shopper = self._shopper()
+        if self.down is None and now >= self.next_at:
+            child = next(
+                (c for c in self.run.supervisor.children if c.name == f"edge-{store_id}"), None
+            )
+            if child is None:
+                return
+            if shopper is not None:
+                shopper.paused.set()
+            _say(f"  {store_id} goes offline for {OUTAGE_LENGTH_S:.0f} s (its agent stops)")
+            self.down = self.run.supervisor.take_down(child)
+            self.down_since = now
+            self.count += 1
+        elif self.down is not None and now - self.down_since >= OUTAGE_LENGTH_S:
+            self.run.supervisor.start(self.down)
+            self.down = None
+            self.next_at = time.monotonic() + self.every_s
+            if shopper is not None:
+                shopper.paused.clear()
+            _say(f"  {store_id} is back online")
+
+    def finish(self) -> None:
+        """Bring a store that is down back, so the run ends with every till synced."""
+        if self.down is not None:
+            self.down_since = -OUTAGE_LENGTH_S
+            self.tick()
+
+
+def _run_until_stopped(
+    run: DemoRun, stop: threading.Event, duration: float | None, *, speed: float = 1.0
+) -> int:
     deadline = None if duration is None else time.monotonic() + duration
     last_progress = time.monotonic()
+    outages = _Outages(run, speed)
     while not stop.is_set():
         timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
         if stop.wait(timeout):
@@ -555,12 +620,17 @@ def _run_until_stopped(run: DemoRun, stop: threading.Event, duration: float | No
             return EXIT_SETUP
         if deadline is not None and time.monotonic() >= deadline:
             break
+        outages.tick()
         if run.simulation is not None and time.monotonic() - last_progress >= 30:
             last_progress = time.monotonic()
             rung = {k: v.rung for k, v in run.simulation.counters().items()}
             _say(f"  sales rung so far: {rung}")
     if run.simulation is not None:
         run.simulation.stop()
+    if not stop.is_set():
+        outages.finish()
+    if outages.count:
+        run.notes.append(f"{run.specs[OUTAGE_STORE_INDEX].store_id} went offline {outages.count}x")
     _say("stopping the shoppers; waiting for every till's outbox to reach the hub")
     drained = demo_summary.wait_drained(run.layout, run.specs, DRAIN_TIMEOUT_S)
     if not drained:

@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import sys
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -581,6 +582,10 @@ def enroll_stores(
     Then the demo's own settings (UI port, tax rates, file-sink printer) are added."""
     import tomli_w
 
+    # `store create` writes the hub's SQLite file from its own process: one at a time
+    # (the enrollments, answered by the hub process, may overlap).
+    create_lock = threading.Lock()
+
     def one(spec: StoreSpec, ui_port: int) -> Path:
         folder = layout.store_dir(spec.store_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -590,34 +595,35 @@ def enroll_stores(
             "sku,on_hand\n" + "".join(f"{p.sku},{OPENING_STOCK}\n" for p in demo_products()),
             encoding="utf-8",
         )
-        out = run_logged(
-            f"acorn provision store create {spec.store_id}",
-            acorn_argv(
-                "provision",
-                "store",
-                "create",
-                "--id",
-                spec.store_id,
-                "--name",
-                spec.name,
-                "--tz",
-                spec.tz,
-                "--currency",
-                spec.currency,
-                "--price-list",
-                spec.price_list,
-                "--address",
-                f"1 Demo Street, {spec.name.removeprefix('Acorn ')}",
-                "--lat",
-                str(spec.lat),
-                "--lon",
-                str(spec.lon),
-                "--stock",
-                str(stock),
-            ),
-            layout.logs,
-            env=env,
-        )
+        with create_lock:
+            out = run_logged(
+                f"acorn provision store create {spec.store_id}",
+                acorn_argv(
+                    "provision",
+                    "store",
+                    "create",
+                    "--id",
+                    spec.store_id,
+                    "--name",
+                    spec.name,
+                    "--tz",
+                    spec.tz,
+                    "--currency",
+                    spec.currency,
+                    "--price-list",
+                    spec.price_list,
+                    "--address",
+                    f"1 Demo Street, {spec.name.removeprefix('Acorn ')}",
+                    "--lat",
+                    str(spec.lat),
+                    "--lon",
+                    str(spec.lon),
+                    "--stock",
+                    str(stock),
+                ),
+                layout.logs,
+                env=env,
+            )
         run_logged(
             f"acorn provision enroll {spec.store_id}",
             acorn_argv(
@@ -643,6 +649,24 @@ def enroll_stores(
     # Stores enroll side by side: each step is a new Python process, seconds on a busy box.
     with ThreadPoolExecutor(max_workers=min(4, len(specs))) as pool:
         return list(pool.map(one, specs, ports.ui))
+
+
+def set_routing_positions(hub_url: str, token: str, specs: list[StoreSpec]) -> None:
+    """Give routing each store's position and daily capacity (``PUT /api/v1/routing/locations``):
+    a location without a position is never a candidate for an online order."""
+    with httpx.Client(
+        base_url=hub_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as client:
+        for spec in specs:
+            answer = client.put(
+                f"/api/v1/routing/locations/{spec.store_id}",
+                json={"lat": spec.lat, "lon": spec.lon, "daily_capacity": 500},
+            )
+            if answer.status_code >= 300:
+                raise DemoSetupError(
+                    f"routing refused the position of {spec.store_id}: "
+                    f"{answer.status_code} {answer.text[:200]}"
+                )
 
 
 def store_broker_password(config: Path) -> str:

@@ -241,11 +241,15 @@ class Supervisor:
 
     def restart(self, child: Child) -> Child:
         """Stop a child, then start it again with the same settings and wait until ready."""
+        return self.start(self.take_down(child))
+
+    def take_down(self, child: Child) -> Child:
+        """Stop a child and forget it; return an unstarted copy to start again later."""
         with self._lock:
             if child in self.children:
                 self.children.remove(child)
         self.stop_child(child)
-        fresh = Child(
+        return Child(
             name=child.name,
             argv=child.argv,
             ready=child.ready,
@@ -254,7 +258,6 @@ class Supervisor:
             stop_timeout_s=child.stop_timeout_s,
             stop_signal=child.stop_signal,
         )
-        return self.start(fresh)
 
     def stop_all(self) -> dict[str, int | None]:
         """Stop every child, the last started first; return each exit code."""
