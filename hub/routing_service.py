@@ -761,8 +761,23 @@ def _on_handed_over(
 
 def _walk_in(session: Session, sales: Sequence[StoreEvent], *, now: datetime) -> None:
     """Walk-in rule: a till sale that digs into reserved units re-routes the newest orders."""
+    # The common case, on ingest's hot path: no open online order at these stores.
+    holding_stores = set(
+        session.scalars(
+            select(RoutingAssignment.location_id)
+            .where(
+                RoutingAssignment.location_id.in_(sorted({s.store_id for s in sales})),
+                RoutingAssignment.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+            )
+            .distinct()
+        )
+    )
+    if not holding_stores:
+        return
     sold: dict[tuple[str, str], int] = defaultdict(int)
     for sale in sales:
+        if sale.store_id not in holding_stores:
+            continue
         for line in sale.body.get("lines", []):
             sold[(sale.store_id, str(line["sku"]))] += int(line["qty"])
     for (location_id, sku), qty in sorted(sold.items()):
