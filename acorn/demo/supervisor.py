@@ -307,5 +307,8 @@ def run_logged(
     with (log_dir / "setup.log").open("a", encoding="utf-8") as fh:
         fh.write(f"$ {name}: exit {result.returncode}\n{result.stderr}")
     if result.returncode != 0:
-        raise SupervisorError(f"{name} failed (exit {result.returncode}): {result.stderr.strip()}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        raise SupervisorError(
+            f"{name} failed (exit {result.returncode}): {last} (see {log_dir / 'setup.log'})"
+        )
     return result.stdout
