@@ -337,8 +337,10 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
 from hub.db import models_alarms as _models_alarms  # noqa: E402,F401  (register tables)
 from hub.db import models_channels as _models_channels  # noqa: E402,F401  (register tables)
-from hub.db import models_provisioning as _models_provisioning  # noqa: E402,F401  (register tables)
 from hub.db import models_dashboard as _models_dashboard  # noqa: E402,F401  (register tables)
+from hub.db import models_provisioning as _models_provisioning  # noqa: E402,F401  (register tables)
 from hub.db import models_routing as _models_routing  # noqa: E402,F401  (register tables)
