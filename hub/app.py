@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from hub import __doc__ as hub_doc
 from hub.api.deps import require_principal
 from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
-from hub.api.routes import routing as routing_routes
 from hub.api.routes import channels as channel_routes
 from hub.api.routes import enroll as enroll_routes
+from hub.api.routes import routing as routing_routes
 from hub.config import HubSettings
 from hub.dashboard.app import install_dashboard
 from hub.db.engine import make_engine, make_sessionmaker

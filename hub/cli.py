@@ -356,10 +356,10 @@ def finance() -> None:
 
 stub_command(finance, "import", "hub finance import", "Import a marketplace settlement file")
 
-from hub.cli_channels import channel as _channel  # noqa: E402  (needs the helpers above)
-
-hub.add_command(_channel)
-
 from hub.cli_users import user as _user  # noqa: E402  (HQ accounts; needs the helpers above)
 
 hub.add_command(_user)
+
+from hub.cli_channels import channel as _channel  # noqa: E402  (needs the helpers above)
+
+hub.add_command(_channel)
