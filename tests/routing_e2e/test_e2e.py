@@ -46,7 +46,7 @@ from hub.db.tokens import create_token
 from hub.ingest.worker import IngestWorker
 from hub.routing_service import RoutingService, attach, set_location
 from tests.channels.amazon.conftest import CIPHER, Scenario, account_for, ago, fast_client
-from tests.fixtures.brokers import BrokerInfo
+from tests.fixtures.brokers import BrokerInfo, make_mosquitto
 from tests.fixtures.util import free_port, wait_until
 from tests.routing_e2e.helpers import POSITIONS
 
@@ -264,11 +264,12 @@ def _seed_edge(tmp: Path, store_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, mosquitto: BrokerInfo, hub_sqlite_template: Path
-) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, hub_sqlite_template: Path) -> Iterator[World]:
     """The hub, two stores with stock synced to the hub's ledger, and the sandbox seller."""
     tmp = tmp_path_factory.mktemp("routing-e2e")
+    # A broker of its own: persistent sessions and queued messages that other suites left
+    # on the shared broker for the same store ids must not reach these agents.
+    mosquitto = make_mosquitto(tmp_path_factory.mktemp("routing-e2e-broker"))
     shutil.copyfile(hub_sqlite_template, tmp / "hub.db")
     url = f"sqlite:///{tmp}/hub.db"
     engine = make_engine(url, writer=True)
@@ -333,6 +334,7 @@ def world(
             w.stop_store(store_id)
         worker.stop()
         api.close()
+        mosquitto.stop()
         runner.close()
         sandbox.__exit__(None, None, None)
         engine.dispose()
