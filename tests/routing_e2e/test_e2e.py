@@ -479,3 +479,35 @@ def test_walk_in_sale_of_the_last_unit_while_an_order_is_in_flight(world: World)
     with world.sessions() as session:
         for level in session.scalars(select(StockLevel)):
             assert level.reserved <= max(0, level.on_hand), (level.location_id, level.sku)
+
+
+def test_after_a_run_of_till_sales_the_hubs_stock_equals_each_stores(world: World) -> None:
+    """GIVEN two real agents synced through Mosquitto, WHEN cashiers ring a run of sales
+    (cash and card, several SKUs, one going below zero at the till), THEN the hub's
+    on-hand for every (store, SKU) equals the store's own, once the outboxes drain."""
+    sales = [("s-002", "CUP", 2), ("s-002", "MUG", 1), ("s-001", "PEN", 3), ("s-001", "PEN", 2)]
+    for store_id in ("s-001", "s-002"):
+        staff = world.stores[store_id].staff
+        staff.post("/api/shift/open", json={"opening_float_minor": 0})  # may be open already
+    for store_id, sku, qty in sales:
+        staff = world.stores[store_id].staff
+        added = staff.post("/api/cart/items", json={"sku": sku, "qty": qty})
+        assert added.status_code == 200, added.text
+        due = staff.get("/api/cart").json()["cart"]["total"]["minor"]
+        sold = staff.post(
+            "/api/cart/complete", json={"tenders": [{"kind": "cash", "amount_minor": due}]}
+        )
+        assert sold.status_code in (200, 201), sold.text
+
+    def store_on_hand(store_id: str, sku: str) -> int:
+        staff = world.stores[store_id].staff
+        response = staff.get("/api/products/lookup", params={"code": PRODUCTS[sku][1]})
+        response.raise_for_status()
+        return int(response.json()["product"]["on_hand"])
+
+    assert store_on_hand("s-001", "PEN") == -1  # 4 on the shelf, 5 sold: allowed at the till
+    for store_id, sku in STOCK:
+        poll(
+            lambda s=store_id, k=sku: world.level(s, k)[0] == store_on_hand(s, k),
+            f"hub on-hand of {sku} at {store_id} equals the store's",
+        )
