@@ -9,6 +9,7 @@ from tests.fixtures.util import kill_leftovers
 pytest_plugins = [
     "tests.fixtures.brokers",
     "tests.fixtures.postgres",
+    "tests.fixtures.hubdb",
 ]
 
 

@@ -25,12 +25,9 @@ from hub.app import create_app
 from hub.broker_credentials import BrokerCredentials
 from hub.config import HubSettings
 from hub.db.engine import make_engine, make_sessionmaker
-from hub.db.migrate import upgrade
-from hub.db.models import Base
 from hub.db.provisioning import IssuedCode, create_store
 from provisioning.secretbox import code_pepper, new_key
 from tests.fixtures.brokers import BrokerInfo, make_mosquitto
-from tests.fixtures.postgres import PgServer
 from tests.fixtures.util import free_port, wait_until
 
 HUB_PASSWORD = "hub-test-password"
@@ -137,54 +134,6 @@ def other_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
 # --- the hub ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def hub_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated hub SQLite file each test copies."""
-    path = tmp_path_factory.mktemp("prov-hub-template") / "hub.db"
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        upgrade(engine, "heads")  # "heads": robust while a new migration is being rebased
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        engine.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def prov_pg_database(pg_server: PgServer) -> str:
-    """One migrated PostgreSQL database for the session; each test empties it."""
-    url = pg_server.url(pg_server.create_database("prov_tests"))
-    engine = make_engine(url)
-    try:
-        upgrade(engine, "heads")  # "heads": robust while a new migration is being rebased
-    finally:
-        engine.dispose()
-    return url
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty, migrated hub database: a SQLite copy, then PostgreSQL (emptied)."""
-    if request.param == "sqlite":
-        shutil.copyfile(request.getfixturevalue("hub_template"), tmp_path / "hub-db.db")
-        return f"sqlite:///{tmp_path}/hub-db.db"
-    url = str(request.getfixturevalue("prov_pg_database"))
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-    finally:
-        engine.dispose()
-    return url
-
-
 class ApiServer:
     """The hub's FastAPI app served by uvicorn on a loopback port, in a thread."""
 
@@ -262,7 +211,7 @@ HubFactory = Callable[..., Hub]
 
 
 @pytest.fixture
-def hub_factory(tmp_path: Path, hub_template: Path) -> Iterator[HubFactory]:
+def hub_factory(tmp_path: Path, hub_sqlite_template: Path) -> Iterator[HubFactory]:
     """Build a hub: its own SQLite copy, a Mosquitto reading the hub's files, the API."""
     made: list[Hub] = []
 
@@ -270,7 +219,7 @@ def hub_factory(tmp_path: Path, hub_template: Path) -> Iterator[HubFactory]:
         n = len(made)
         base = tmp_path / f"hub{n}"
         base.mkdir()
-        shutil.copyfile(hub_template, base / "hub.db")
+        shutil.copyfile(hub_sqlite_template, base / "hub.db")
         pid_file = base / "mosquitto.pid"
         password_file = base / "passwd"
         extra = [f"pid_file {pid_file}"]

@@ -13,8 +13,8 @@ from provisioning.codes import normalize_code
 from tests.provisioning.conftest import SECRETS_KEY
 
 
-def test_store_create_prints_a_code_and_a_qr(tmp_path: Path, hub_template: Path) -> None:
-    shutil.copyfile(hub_template, tmp_path / "hub.db")
+def test_store_create_prints_a_code_and_a_qr(tmp_path: Path, hub_sqlite_template: Path) -> None:
+    shutil.copyfile(hub_sqlite_template, tmp_path / "hub.db")
     (tmp_path / "stock.csv").write_text("sku,on_hand\nMILK-1L,3\n")
     env = {
         "ACORN_HUB_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db",

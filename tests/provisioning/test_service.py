@@ -38,8 +38,8 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sessions(migrated_db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(migrated_db_url, writer=True)
+def sessions(hub_db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(hub_db_url, writer=True)
     try:
         yield make_sessionmaker(engine)
     finally:

@@ -24,14 +24,7 @@ from hub.channels.amazon.sandbox import spec as model_spec
 from hub.db import channels as channel_repo
 from hub.db.channels import DbChannelStore
 from hub.db.engine import make_engine, make_sessionmaker
-from hub.db.migrate import upgrade
 from hub.db.models_channels import ChannelAccount
-from tests.fixtures.postgres import PgServer
-from tests.hub.conftest import (  # noqa: F401  (fixtures: a migrated hub database on both backends)
-    hub_db_url,
-    hub_engine,
-    hub_sqlite_template,
-)
 
 # freezegun must not freeze the sandbox's event loop (it runs in a thread of this process).
 FREEZE_IGNORE = ["asyncio", "uvicorn", "starlette", "fastapi", "anyio", "h11", "httpx", "httpcore"]
@@ -244,19 +237,6 @@ def make_client(sandbox: SandboxServer, request: pytest.FixtureRequest) -> Itera
         client.close()
 
 
-@pytest.fixture(scope="session")
-def hub_pg_database(pg_server: PgServer) -> str:
-    """This suite's migrated PostgreSQL database (its own name: tests/hub has ``hub_tests``)."""
-    name = pg_server.create_database("hub_tests_channels")
-    url = pg_server.url(name)
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return url
-
-
 CIPHER = CredentialCipher(CredentialCipher.generate_key())
 """The credential key of the test hub databases."""
 
@@ -270,14 +250,14 @@ def register(store: DbChannelStore, account: SellerAccount) -> None:
 
 
 @pytest.fixture
-def hub_sessions(hub_engine: Engine) -> sessionmaker[Session]:  # noqa: F811
+def hub_sessions(hub_engine: Engine) -> sessionmaker[Session]:
     """Sessions on a migrated hub database (SQLite, then PostgreSQL)."""
     return make_sessionmaker(hub_engine)
 
 
 @pytest.fixture
 def channel_store(
-    hub_sqlite_template: Path,  # noqa: F811
+    hub_sqlite_template: Path,
     tmp_path: Path,
 ) -> Iterator[DbChannelStore]:
     """The channel state store on a migrated SQLite hub database.
@@ -295,7 +275,7 @@ def channel_store(
 
 @pytest.fixture
 def sqlite_hub(
-    hub_sqlite_template: Path,  # noqa: F811
+    hub_sqlite_template: Path,
     tmp_path: Path,
 ) -> Iterator[Callable[[str], DbChannelStore]]:
     """Separate migrated SQLite hub databases by name (for comparing two stores)."""
