@@ -55,6 +55,9 @@ class HubSettings(BaseSettings):
     enroll_attempts_per_ip: int = Field(default=10, ge=1)
     enroll_attempts_per_prefix: int = Field(default=5, ge=1)
     enroll_window_s: float = Field(default=300.0, gt=0)
+    # dashboard sign-in: failed attempts allowed per client address per window (docs/dashboard.md)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
     public_url: str | None = None  # the hub URL boxes are given (https://hub.example:8700)
     broker_public_host: str | None = None  # what boxes connect to (default mqtt_host)
     broker_public_port: int | None = None  # default 8883 with a CA file, else mqtt_port

@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,7 @@ from hub.dashboard.security import (
 from hub.dashboard.users import audit, audit_page, authenticate, end_session, list_users
 from hub.dashboard.users import start_session as open_session
 from protocol.money import minor_unit_exponent
+from provisioning.ratelimit import AttemptLimiter
 
 _LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -183,6 +185,20 @@ def _safe_next(url: str | None) -> str:
     return "/dashboard"
 
 
+_LIMITER_LOCK = threading.Lock()
+
+
+def _login_limiter(request: Request) -> AttemptLimiter:
+    """Failed sign-ins per client address, on top of the per-account lockout."""
+    with _LIMITER_LOCK:
+        limiter: AttemptLimiter | None = getattr(request.app.state, "login_limiter", None)
+        if limiter is None:
+            settings = request.app.state.settings
+            limiter = AttemptLimiter(settings.login_failures_per_ip, settings.login_window_s)
+            request.app.state.login_limiter = limiter
+        return limiter
+
+
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
     """The sign-in form (public)."""
@@ -208,6 +224,17 @@ def login(
         return _login_form(
             request, error="The form expired. Please sign in again.", next_url=next_url
         )
+    limiter = _login_limiter(request)
+    address = remote_addr(request) or "unknown"
+    wait = limiter.retry_after(address, time.monotonic())
+    if wait is not None:
+        _LOGGER.warning("sign-in attempts from %s limited after repeated failures", address)
+        return _login_form(
+            request,
+            error=f"Too many failed sign-ins from this address: wait {max(1, round(wait))} s.",
+            next_url=next_url,
+            status_code=429,
+        )
     now = now_utc()
     with sessions_of(request).begin() as session:
         result = authenticate(session, username, password, now=now)
@@ -223,6 +250,7 @@ def login(
         )
         token = None if result.user is None else open_session(session, result.user, now=now)
     if token is None:
+        limiter.record(address, time.monotonic())
         message = "Wrong user name or password."
         if result.reason in ("locked", "locked_now"):
             message = "Too many failed attempts: this account is locked for a while."

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import Mount
 
 from hub import alarms
+from hub.app import create_app
 from hub.auth import Role
+from hub.config import HubSettings
 from hub.dashboard.users import MAX_FAILED_LOGINS
 from hub.db import stock as stock_db
 from hub.db import stores
@@ -153,6 +155,39 @@ def test_lockout_after_repeated_failures(
         assert len(refused) == MAX_FAILED_LOGINS + 1
     sign_in(dashboard_app, "hq")
     assert dashboard_app.get("/dashboard").status_code == 200
+
+
+def test_failed_sign_ins_are_limited_per_address(
+    hub_engine: Engine, users: sessionmaker[Session]
+) -> None:
+    """GIVEN failures spread over many accounts from one address THEN that address must wait,
+    even with a right password, while the accounts themselves are not locked."""
+    settings = HubSettings(
+        database_url=str(hub_engine.url),
+        ingest_enabled=False,
+        alarms_enabled=False,
+        login_failures_per_ip=3,
+    )
+    with TestClient(create_app(settings, engine=hub_engine)) as client:
+        for role in ("hq", "viewer", "tech"):
+            token = login_token(client)
+            answer = client.post(
+                "/dashboard/login",
+                data={"username": role, "password": "wrong password", "csrf_token": token},
+            )
+            assert answer.status_code == 200
+            assert "Wrong user name or password" in answer.text
+        token = login_token(client)
+        answer = client.post(
+            "/dashboard/login",
+            data={"username": "admin", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 429
+        assert "Too many failed sign-ins from this address" in answer.text
+    with users.begin() as s:
+        locked = s.scalars(select(HqUser).where(HqUser.locked_until.is_not(None))).all()
+        assert locked == []
 
 
 def test_roles_gate_pages_and_actions(client_for: SignedIn) -> None:
