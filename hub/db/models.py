@@ -342,5 +342,6 @@ class Lease(Base):
 from hub.db import models_alarms as _models_alarms  # noqa: E402,F401  (register tables)
 from hub.db import models_channels as _models_channels  # noqa: E402,F401  (register tables)
 from hub.db import models_dashboard as _models_dashboard  # noqa: E402,F401  (register tables)
+from hub.db import models_finance as _models_finance  # noqa: E402,F401  (register tables)
 from hub.db import models_provisioning as _models_provisioning  # noqa: E402,F401  (register tables)
 from hub.db import models_routing as _models_routing  # noqa: E402,F401  (register tables)
