@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from acorn.cliutil import fail, stub_command
+from acorn.cliutil import fail
 
 _LOGGER = logging.getLogger(__name__)
 CONFIG_OPTION = click.option(
@@ -106,6 +106,9 @@ def serve(
         worker = IngestWorker(settings, make_sessionmaker(engine))
         __import__("hub.channels.worker").channels.worker.attach(worker, settings, engine)
         __import__("hub.routing_service").routing_service.attach(worker, settings, engine)
+        __import__("hub.finance.settlement_schedule").finance.settlement_schedule.attach(
+            worker, settings, engine
+        )
     _LOGGER.info(
         "hub starting: database %s, api %s, ingest %s",
         settings.safe_database_url(),
@@ -354,7 +357,7 @@ def finance() -> None:
     """Settlements and reconciliation."""
 
 
-stub_command(finance, "import", "hub finance import", "Import a marketplace settlement file")
+__import__("hub.cli_finance").cli_finance.register(finance)  # import, fetch
 
 from hub.cli_users import user as _user  # noqa: E402  (HQ accounts; needs the helpers above)
 
