@@ -33,6 +33,9 @@ format: dev  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+chaos: dev services  ## run the chaos suite (tests/chaos: faults under traffic, about 4 minutes)
+	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
+
 bench: dev services  ## run the benchmarks; each prints its figures
 	@set -e; for b in bench/*.py; do echo "==> $$b"; $(BIN)/python $$b; done
 

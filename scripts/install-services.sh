@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the real services the test suite runs against, when they are missing:
-# Mosquitto (MQTT broker), PostgreSQL (hub database), socat (scanner pty pairs).
+# Mosquitto (MQTT broker), PostgreSQL (hub database), socat (scanner pty pairs, the chaos
+# suite's network proxies), faketime (libfaketime, the chaos suite's skewed clock).
 # The tests start and stop their own instances on loopback; nothing is left running.
 set -euo pipefail
 sudo_cmd() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -10,6 +11,7 @@ missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_passwd >/dev/null || missing+=(mosquitto-clients)
 command -v socat >/dev/null || missing+=(socat)
+command -v faketime >/dev/null || missing+=(faketime)   # libfaketime: the chaos suite skews a clock
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ "${ACORN_WITH_BROWSER:-1}" = "1" ]; then
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
