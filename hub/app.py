@@ -15,6 +15,7 @@ from hub.api.deps import require_principal
 from hub.api.routes import catalog, deadletters, sales, stock, stores, system, tokens
 from hub.api.routes import channels as channel_routes
 from hub.api.routes import enroll as enroll_routes
+from hub.api.routes import finance as finance_routes
 from hub.api.routes import routing as routing_routes
 from hub.config import HubSettings
 from hub.dashboard.app import install_dashboard
@@ -73,6 +74,7 @@ def create_app(
     for module in (stores, stock, sales, deadletters, catalog, tokens, routing_routes):
         api.include_router(module.router)
     api.include_router(channel_routes.router)
+    api.include_router(finance_routes.router)
     app.include_router(api)
     app.include_router(system.public)
     app.include_router(enroll_routes.router)  # public by design: the code is the credential

@@ -657,7 +657,10 @@ def _wants_html(request: Request) -> bool:
 
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's routes, static files, error pages and the alarm evaluator to ``app``."""
-    from hub.dashboard import orders_views  # noqa: F401  (registers the orders and channels pages)
+    from hub.dashboard import (
+        finance_views,  # noqa: F401  (registers the finance page)
+        orders_views,  # noqa: F401  (registers the orders and channels pages)
+    )
 
     app.include_router(router)
     app.mount(

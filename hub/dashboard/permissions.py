@@ -21,6 +21,8 @@ class Perm(enum.StrEnum):
     EDIT_RULES = "edit_rules"
     ACT_ORDERS = "act_orders"
     DEAD_LETTERS = "dead_letters"
+    FINANCE = "finance"
+    """The finance page: ledger, profit, reconciliation, tax (and its API)."""
     ADMIN = "admin"
     """Users and the audit log."""
 
@@ -28,13 +30,29 @@ class Perm(enum.StrEnum):
 _BY_ROLE: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.HQ: frozenset(
-        {Perm.VIEW, Perm.REPORTS, Perm.EXPORT, Perm.ACT_ALARMS, Perm.ACT_ORDERS, Perm.DEAD_LETTERS}
+        {
+            Perm.VIEW,
+            Perm.REPORTS,
+            Perm.EXPORT,
+            Perm.ACT_ALARMS,
+            Perm.ACT_ORDERS,
+            Perm.DEAD_LETTERS,
+            Perm.FINANCE,
+        }
     ),
-    Role.FINANCE: frozenset({Perm.VIEW, Perm.REPORTS, Perm.EXPORT}),
+    Role.FINANCE: frozenset({Perm.VIEW, Perm.REPORTS, Perm.EXPORT, Perm.FINANCE}),
     Role.TECH: frozenset({Perm.VIEW, Perm.ACT_ALARMS, Perm.DEAD_LETTERS, Perm.EXPORT}),
     Role.VIEWER: frozenset({Perm.VIEW, Perm.REPORTS}),
     Role.OPERATOR: frozenset(
-        {Perm.VIEW, Perm.REPORTS, Perm.EXPORT, Perm.ACT_ALARMS, Perm.ACT_ORDERS, Perm.DEAD_LETTERS}
+        {
+            Perm.VIEW,
+            Perm.REPORTS,
+            Perm.EXPORT,
+            Perm.ACT_ALARMS,
+            Perm.ACT_ORDERS,
+            Perm.DEAD_LETTERS,
+            Perm.FINANCE,
+        }
     ),
     Role.READER: frozenset({Perm.VIEW, Perm.REPORTS}),
 }
