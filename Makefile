@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help venv dev services demo test lint format bench chaos clean
 
@@ -36,8 +37,8 @@ format: dev  ## apply ruff's formatting and safe fixes
 chaos: dev services  ## run the chaos suite (tests/chaos: faults under traffic, about 4 minutes)
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
-bench: dev services  ## run the benchmarks; each prints its figures
-	@set -e; for b in bench/*.py; do echo "==> $$b"; $(BIN)/python $$b; done
+bench: dev services  ## run every benchmark, then a table of figures and ceilings (BENCH_ARGS=--quick)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,7 +8,13 @@ completion request to the sandbox reporting the accepted quantity (the sandbox's
 own "accepted -> visible" delay is set to 0 here: Amazon adds its own on top, see
 bench/amazon_push.py).
 
-Run: ``.venv/bin/python bench/amazon_store_to_listing.py [--samples 30]``.
+The floor it is compared with, measured in the same run on the same broker and
+sandbox: one MQTT QoS 1 hop (a bare paho publish -> the subscriber's callback) plus
+one direct patchListingsItem through an SP-API client of the same account on a
+second listing until the sandbox shows it. Everything above that sum is the chain's
+own work and waits (the edge pump, hub batching, the channel worker's tick).
+
+Run: ``.venv/bin/python bench/amazon_store_to_listing.py [--samples 30] [--quick]``.
 Needs /usr/sbin/mosquitto. Prints figures; asserts nothing.
 """
 
@@ -29,12 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
+from _common import add_quick, apply_defaults, figure, load_line
+from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 
 from edge_agent.app import EdgeAgent
 from edge_agent.config import BrokerConfig, EdgeSettings, UiConfig
 from edge_agent.store.cashiers import Role
 from hub.channels.amazon.account import CredentialCipher, LwaCredentials, SellerAccount
+from hub.channels.amazon.client import SpApiClient
 from hub.channels.amazon.mapping import SkuMapping
 from hub.channels.amazon.marketplaces import Region
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
@@ -82,6 +92,38 @@ def start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("mosquitto did not start")
 
 
+def mqtt_hop(port: int, samples: int) -> list[float]:
+    """Seconds from a bare QoS 1 publish to the subscriber's callback, one at a time."""
+    import threading
+
+    got = threading.Event()
+    sub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"floor-sub-{uuid.uuid4().hex[:6]}")
+    sub.on_message = lambda *_: got.set()
+    ready = threading.Event()
+    sub.on_subscribe = lambda *_: ready.set()
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    sub.subscribe("bench/floor", qos=1)
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"floor-pub-{uuid.uuid4().hex[:6]}")
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    ready.wait(10)
+    out = []
+    try:
+        for _ in range(samples):
+            got.clear()
+            t = time.monotonic()
+            pub.publish("bench/floor", b"x" * 1000, qos=1)
+            if got.wait(10):
+                out.append(time.monotonic() - t)
+            time.sleep(0.01)
+    finally:
+        for c in (pub, sub):
+            c.disconnect()
+            c.loop_stop()
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -89,9 +131,15 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--tick-s", type=float, default=ChannelWorkerPolicy().tick_s)
-    args = parser.parse_args()
+    add_quick(parser)
+    parser.add_argument("--samples", type=int, help="one-unit sales to time (30)")
+    parser.add_argument(
+        "--tick-s",
+        type=float,
+        default=ChannelWorkerPolicy().tick_s,
+        help="the channel worker's tick (its default)",
+    )
+    args = apply_defaults(parser.parse_args(), {"samples": 30}, {"samples": 4})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per till request
     folder = Path(tempfile.mkdtemp(prefix="acorn-bench-e2e-"))
     broker, port = start_mosquitto(folder)
@@ -105,6 +153,7 @@ def main() -> None:
     seller = http.post("/_sandbox/sellers", json={"marketplaces": ["US"]}).json()
     sid = seller["seller_id"]
     http.post(f"/_sandbox/sellers/{sid}/listings", json={"sku": f"AZ-{SKU}", "quantity": 0})
+    http.post(f"/_sandbox/sellers/{sid}/listings", json={"sku": "AZ-FLOOR", "quantity": 0})
     cipher = CredentialCipher(CredentialCipher.generate_key())
     account = SellerAccount(
         "bench",
@@ -157,14 +206,15 @@ def main() -> None:
     agent.start()
     till = httpx.Client(base_url=agent.ui_url, timeout=10)
 
-    def listed() -> int:
+    def listed(sku: str = f"AZ-{SKU}") -> int:
         rows = http.get(f"/_sandbox/sellers/{sid}/listings").json()["listings"]
-        return int(rows[0]["offers"][US]["listed_quantity"])
+        row = next(r for r in rows if r["sku"] == sku)
+        return int(row["offers"][US]["listed_quantity"])
 
-    def wait_for(quantity: int, timeout: float = 30.0) -> float:
+    def wait_for(quantity: int, timeout: float = 30.0, sku: str = f"AZ-{SKU}") -> float:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if listed() == quantity:
+            if listed(sku) == quantity:
                 return time.monotonic()
             time.sleep(0.005)
         raise SystemExit(f"the listing never showed {quantity}")
@@ -189,6 +239,29 @@ def main() -> None:
             stock -= 1
             latencies.append(wait_for(stock) - started)
             time.sleep(0.2)
+        hops = mqtt_hop(port, args.samples)
+        direct = SpApiClient(account)
+        patches: list[float] = []
+        try:
+            for n in range(1, args.samples + 1):
+                started = time.monotonic()
+                direct.patch_listings_item(
+                    "AZ-FLOOR",
+                    [US],
+                    {
+                        "productType": "PRODUCT",
+                        "patches": [
+                            {
+                                "op": "replace",
+                                "path": "/attributes/fulfillment_availability",
+                                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": n}],
+                            }
+                        ],
+                    },
+                )
+                patches.append(wait_for(n, sku="AZ-FLOOR") - started)
+        finally:
+            direct.close()
     finally:
         till.close()
         agent.stop()
@@ -207,6 +280,30 @@ def main() -> None:
     print(
         f"  p50 {pct(latencies, 0.5):.2f} s, p95 {pct(latencies, 0.95):.2f} s, "
         f"max {max(latencies):.2f} s, mean {statistics.mean(latencies):.2f} s"
+    )
+    floor50 = pct(hops, 0.5) + pct(patches, 0.5)
+    floor95 = pct(hops, 0.95) + pct(patches, 0.95)
+    print(
+        f"  floor: MQTT QoS 1 hop p50 {pct(hops, 0.5) * 1000:.1f} ms / p95 "
+        f"{pct(hops, 0.95) * 1000:.1f} ms + direct SP-API patch to visible p50 "
+        f"{pct(patches, 0.5) * 1000:.1f} ms / p95 {pct(patches, 0.95) * 1000:.1f} ms"
+    )
+    print(load_line("at the end"))
+    figure(
+        "store sale -> marketplace quantity, p50",
+        pct(latencies, 0.5),
+        "s",
+        ceiling="MQTT hop + direct SP-API patch, p50",
+        ceiling_value=floor50,
+        higher_is_better=False,
+    )
+    figure(
+        "store sale -> marketplace quantity, p95",
+        pct(latencies, 0.95),
+        "s",
+        ceiling="MQTT hop + direct SP-API patch, p95",
+        ceiling_value=floor95,
+        higher_is_better=False,
     )
 
 

@@ -1,17 +1,23 @@
-"""Outbox drain to Mosquitto (events/s), with the raw broker rate of the same run beside it.
+"""Outbox catch-up: sales rung offline, then the agent reconnects and drains (events/s).
 
-Run: .venv/bin/python bench/edge_outbox_drain.py [--events 20000] [--batch 100]
+Run: .venv/bin/python bench/edge_outbox_drain.py [--sales 10000] [--batch 100] [--quick]
 
-Starts a private Mosquitto on 127.0.0.1 (passwords, persistence off), then in one
-process (so both sides pay the same GIL and CPU):
+For each durability mode (synchronous FULL, then NORMAL), in one process (so both
+sides pay the same GIL and CPU):
 
-1. raw: a bare paho client publishes the same number of one-event payloads at
-   QoS 1 (default inflight window of 20) to a subscriber; then the same events
-   packed ``--batch`` per message. Rate = received / (last receive - first publish).
-2. drain: an edge outbox holding ``--events`` sale.completed events (about 1 KB
-   each) is drained by the real SyncService to a test client playing the hub, which
-   acks the highest contiguous seq as batches arrive. Rate = events / (time until
-   the outbox is empty, i.e. acked and deleted).
+1. offline: the real SyncService runs against a port where no broker listens yet
+   (connection refused, backoff), while ``--sales`` sales of 3 lines are rung
+   through the real sale path (``SalesRepository.complete``: sale, lines, tender,
+   stock and the sale.completed outbox event in one transaction each);
+2. reconnect: Mosquitto (passwords, persistence off) starts on that port, a test
+   client playing the hub subscribes to the store's ``up/events`` and acks the
+   highest contiguous seq as batches arrive; ``retry()`` (the till's "retry now")
+   skips the remaining backoff. Catch-up rate = sales / (outbox empty, i.e. every
+   event acked and deleted - link online);
+3. ceiling, on the same broker: a bare paho client publishes exactly the outbox's
+   payloads at QoS 1 (default inflight window of 20) to a subscriber, one event per
+   message and then ``--batch`` per message. Rate = received / (last receive - first
+   publish).
 
 Prints events/s and messages/s. Needs /usr/sbin/mosquitto and mosquitto_passwd.
 """
@@ -28,17 +34,29 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from _common import add_quick, apply_defaults, figure, load_line
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.store.db import Synchronous, write_transaction
-from edge_agent.store.facade import open_store
-from edge_agent.sync.service import BrokerSettings, MqttVersion, SyncService, SyncTuning
+from edge_agent.domain.sale import Cart
+from edge_agent.domain.tender import Tender
+from edge_agent.store.db import Synchronous
+from edge_agent.store.facade import EdgeStore, open_store
+from edge_agent.store.models import Stock
+from edge_agent.store.outbox import PendingEvent, join_batch
+from edge_agent.sync.service import (
+    BrokerSettings,
+    LinkState,
+    MqttVersion,
+    SyncService,
+    SyncTuning,
+)
 from protocol import topics
+from protocol.money import Money
 
 STORE = "s-001"
 USERS = {"hub": "hub-pw", STORE: "store-pw"}
@@ -50,8 +68,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+SKUS = [("MILK", 129, "zero"), ("WINE", 899, "standard"), ("SOAP", 350, "standard")]
+
+
+def start_mosquitto(folder: Path, port: int) -> subprocess.Popen[bytes]:
     passwd = folder / "passwd"
     passwd.write_text("".join(f"{u}:{p}\n" for u, p in USERS.items()))
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True)
@@ -77,7 +97,7 @@ def start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
+            return proc
         except OSError:
             time.sleep(0.01)
     proc.kill()
@@ -98,41 +118,6 @@ def client(port: int, user: str, on_message: Any = None) -> mqtt.Client:
     if not connected.wait(10):
         raise RuntimeError("no CONNACK")
     return c
-
-
-def sale_body(i: int) -> dict[str, Any]:
-    lines = [
-        {
-            "line_no": n,
-            "sku": f"SKU-{n}",
-            "gtin": "05000000000016",
-            "name": f"Item {n}",
-            "qty": 1,
-            "unit_price_minor": 199,
-            "discount_minor": 0,
-            "tax_class": "standard",
-            "tax_rate_bp": 2000,
-            "tax_minor": 33,
-            "total_minor": 199,
-        }
-        for n in range(1, 4)
-    ]
-    return {
-        "sale_id": str(uuid.uuid4()),
-        "receipt_no": f"{STORE}-{i:06d}",
-        "cashier_id": "c1",
-        "shift_id": None,
-        "business_day": "2026-11-27",
-        "currency": "GBP",
-        "prices_include_tax": True,
-        "lines": lines,
-        "discounts": [],
-        "subtotal_minor": 597,
-        "tax_minor": 99,
-        "total_minor": 597,
-        "tenders": [{"kind": "cash", "amount_minor": 1000, "reference": None, "change_minor": 403}],
-        "completed_at": datetime.now(UTC).isoformat(),
-    }
 
 
 def raw_rate(port: int, payloads: list[bytes]) -> float:
@@ -164,34 +149,53 @@ def raw_rate(port: int, payloads: list[bytes]) -> float:
     return rate
 
 
-def drain_rate(
-    folder: Path, port: int, n: int, batch: int, mode: Synchronous
-) -> tuple[float, int, float]:
-    """Events per second until the outbox is empty; also batches seen and fill time."""
-    store = open_store(folder / f"edge-{mode}.db", STORE, synchronous=mode)
+def ring_offline(store: EdgeStore, n: int) -> float:
+    """Ring n three-line sales through the real sale path; return the seconds it took."""
+    for sku, price, tax_class in SKUS:
+        store.catalog.upsert(sku, sku.title(), price, tax_class)
+    Stock.update(on_hand=1_000_000).execute()
+    items = [store.catalog.get(sku).as_item("GBP") for sku, _, _ in SKUS]
+    tender = [Tender.cash(Money(5000, "GBP"))]
     t = time.perf_counter()
-    with write_transaction(store.db):
-        for i in range(n):
-            store.outbox.append("sale.completed", sale_body(i))
-    fill_s = time.perf_counter() - t
-    highest = [0]
-    batches = [0]
-    lock = threading.Lock()
-    received: set[int] = set()
+    for _ in range(n):
+        cart = Cart.start(uuid.uuid4(), store.policy)
+        for item in items:
+            cart = cart.add(item)
+        store.sales.complete(cart, cashier_id="c1", tenders=tender)
+    return time.perf_counter() - t
 
-    def on_message(c: mqtt.Client, u: Any, m: Any) -> None:
-        items = json.loads(m.payload)
-        with lock:
-            batches[0] += 1
-            received.update(e["seq"] for e in items)
-            while highest[0] + 1 in received:
-                highest[0] += 1
-            ack = highest[0]
-        c.publish(topics.down_ack(STORE), json.dumps({"v": 1, "store": STORE, "seq": ack}), qos=1)
 
-    hub = client(port, "hub", on_message)
-    hub.subscribe(topics.up_events(STORE), qos=1)
-    time.sleep(0.2)
+def wait(predicate: Any, timeout: float, what: str) -> None:
+    """Poll every 5 ms until predicate() is true; SystemExit at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.005)
+
+
+@dataclass
+class Catchup:
+    """One mode's run: ring time, reconnect time, drain time, what the hub saw."""
+
+    mode: Synchronous
+    sales: int
+    ring_s: float
+    reconnect_s: float
+    drain_s: float
+    batches: int
+    payloads: list[bytes]
+
+    @property
+    def rate(self) -> float:
+        """Events per second from link online to outbox empty."""
+        return self.sales / self.drain_s
+
+
+def catch_up(folder: Path, n: int, batch: int, mode: Synchronous) -> tuple[Catchup, Any, int]:
+    """Ring offline, start the broker, reconnect, drain. Returns the run, the broker, its port."""
+    port = free_port()
+    store = open_store(folder / f"edge-{mode}.db", STORE, synchronous=mode)
     service = SyncService(
         store,
         BrokerSettings(
@@ -205,71 +209,112 @@ def drain_rate(
         agent_version="bench",
         tuning=SyncTuning(batch_events=batch, ack_timeout_s=30, status_interval_s=60),
     )
-    start = time.perf_counter()
     service.start()
-    deadline = time.monotonic() + 600
-    while store.outbox.stats().depth and time.monotonic() < deadline:
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - start
-    service.stop()
-    hub.disconnect()
-    hub.loop_stop()
-    store.close()
-    return n / elapsed, batches[0], fill_s
+    broker = None
+    try:
+        ring_s = ring_offline(store, n)
+        stats = store.outbox.stats()
+        if stats.depth != n or service.status().state is LinkState.ONLINE:
+            raise SystemExit(f"expected {n} events queued offline, found {stats.depth}")
+        payloads = [e.payload for e in store.outbox.pending(0, limit=n)]
+        broker = start_mosquitto(folder, port)
+        highest = [0]
+        batches = [0]
+        lock = threading.Lock()
+        received: set[int] = set()
+
+        def on_message(c: mqtt.Client, u: Any, m: Any) -> None:
+            items = json.loads(m.payload)
+            with lock:
+                batches[0] += 1
+                received.update(e["seq"] for e in items)
+                while highest[0] + 1 in received:
+                    highest[0] += 1
+                ack = highest[0]
+            c.publish(
+                topics.down_ack(STORE), json.dumps({"v": 1, "store": STORE, "seq": ack}), qos=1
+            )
+
+        hub = client(port, "hub", on_message)
+        hub.subscribe(topics.up_events(STORE), qos=1)
+        time.sleep(0.2)
+        t_up = time.perf_counter()
+        service.retry()
+        wait(lambda: service.status().state is LinkState.ONLINE, 60, "the link to come up")
+        t_online = time.perf_counter()
+        wait(lambda: store.outbox.stats().depth == 0, 600, "the outbox to drain")
+        t_empty = time.perf_counter()
+        hub.disconnect()
+        hub.loop_stop()
+    finally:
+        service.stop()
+        store.close()
+    run = Catchup(mode, n, ring_s, t_online - t_up, t_empty - t_online, batches[0], payloads)
+    return run, broker, port
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=100)
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="edge-drain-bench-"))
-    proc, port = start_mosquitto(folder)
-    try:
-        one = [
-            json.dumps(
-                {
-                    "v": 1,
-                    "id": str(uuid.uuid4()),
-                    "store": STORE,
-                    "seq": i + 1,
-                    "type": "sale.completed",
-                    "at": "2026-11-27T10:00:00.000Z",
-                    "body": sale_body(i),
-                }
-            ).encode()
-            for i in range(args.events)
-        ]
-        packed = [
-            b"[" + b",".join(one[i : i + args.batch]) + b"]" for i in range(0, len(one), args.batch)
-        ]
-        raw_single = raw_rate(port, one)
-        raw_packed = raw_rate(port, packed)
-        drains = {
-            mode: drain_rate(folder, port, args.events, args.batch, mode)
-            for mode in (Synchronous.FULL, Synchronous.NORMAL)
-        }
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
-    size = len(one[0])
-    print(
-        f"edge outbox drain to Mosquitto: {args.events} sale.completed events of ~{size} B, "
-        f"batches of {args.batch}"
+    add_quick(parser)
+    parser.add_argument("--sales", type=int, help="sales rung offline (10,000)")
+    parser.add_argument("--batch", type=int, help="events per message (100, the agent's default)")
+    args = apply_defaults(
+        parser.parse_args(), {"sales": 10_000, "batch": 100}, {"sales": 300, "batch": 100}
     )
-    print(f"{'what':<44}{'events/s':>10}{'msgs/s':>10}")
-    print(f"{'raw paho QoS 1, one event per message':<44}{raw_single:>10.0f}{raw_single:>10.0f}")
+    folder = Path(tempfile.mkdtemp(prefix="edge-drain-bench-"))
+    runs: list[Catchup] = []
+    raw_single = raw_packed = 0.0
+    try:
+        for mode in (Synchronous.FULL, Synchronous.NORMAL):
+            run, broker, port = catch_up(folder, args.sales, args.batch, mode)
+            runs.append(run)
+            try:
+                if mode is Synchronous.FULL:
+                    one = run.payloads
+                    packed = [
+                        join_batch_bytes(one[i : i + args.batch])
+                        for i in range(0, len(one), args.batch)
+                    ]
+                    raw_single = raw_rate(port, one)
+                    raw_packed = raw_rate(port, packed)
+            finally:
+                broker.terminate()
+                broker.wait(10)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    size = len(runs[0].payloads[0])
     print(
-        f"{f'raw paho QoS 1, {args.batch} events per message':<44}"
+        f"edge outbox catch-up: {args.sales} three-line sales rung offline, events of ~{size} B, "
+        f"batches of {args.batch}, Mosquitto started after the sales"
+    )
+    print(f"{'what':<46}{'events/s':>10}{'msgs/s':>10}")
+    print(f"{'raw paho QoS 1, one event per message':<46}{raw_single:>10.0f}{raw_single:>10.0f}")
+    print(
+        f"{f'raw paho QoS 1, {args.batch} events per message':<46}"
         f"{raw_packed * args.batch:>10.0f}{raw_packed:>10.0f}"
     )
-    for mode, (drain, batches, fill_s) in drains.items():
-        label = f"edge outbox drain, synchronous={mode}"
+    for run in runs:
+        label = f"catch-up, synchronous={run.mode}"
         print(
-            f"{label:<44}{drain:>10.0f}{drain / args.batch:>10.0f}"
-            f"   (hub saw {batches} batches; outbox filled in {fill_s:.1f} s)"
+            f"{label:<46}{run.rate:>10.0f}{run.rate / args.batch:>10.0f}"
+            f"   (drained in {run.drain_s:.2f} s; link up {run.reconnect_s:.2f} s after the "
+            f"broker; hub saw {run.batches} batches; sales rung in {run.ring_s:.1f} s, "
+            f"{run.sales / run.ring_s:.0f}/s)"
         )
+    print(load_line("at the end"))
+    full = runs[0]
+    figure(
+        f"outbox catch-up after {args.sales} offline sales (FULL)",
+        full.rate,
+        "events/s",
+        ceiling=f"raw paho QoS 1 publish, {args.batch} events per message, same broker",
+        ceiling_value=raw_packed * args.batch,
+    )
+
+
+def join_batch_bytes(payloads: list[bytes]) -> bytes:
+    """The batch payload the agent builds from these events."""
+    return join_batch([PendingEvent(i, p) for i, p in enumerate(payloads, 1)])
 
 
 if __name__ == "__main__":

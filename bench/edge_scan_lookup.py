@@ -1,6 +1,6 @@
 """Scan-to-cart lookup on an edge database with 100,000 products.
 
-Run: .venv/bin/python bench/edge_scan_lookup.py [--products 100000] [--scans 20000]
+Run: .venv/bin/python bench/edge_scan_lookup.py [--products 100000] [--scans 20000] [--quick]
 
 Builds a real edge database (WAL, migrations) with N products and 1-2 barcodes
 each (EAN-13 and sometimes UPC-A), then times, per scan:
@@ -8,7 +8,9 @@ each (EAN-13 and sometimes UPC-A), then times, per scan:
 - lookup: ``CatalogRepository.lookup_barcode`` (normalise + check digit + indexed join);
 - scan-to-cart: lookup plus ``Cart.add`` (the domain reprices the cart), the work
   behind ``POST /api/cart/scan`` without HTTP; the cart is restarted every 20 items;
-- unknown: a valid barcode that is not in the catalog (the "unknown barcode" path).
+- unknown: a valid barcode that is not in the catalog (the "unknown barcode" path);
+- ceiling: the same indexed query on a bare ``sqlite3`` connection to the same file,
+  with the GTIN-14 already normalised (what SQLite alone costs per scan).
 
 Prints p50 / p99 / max in microseconds. No assertions: figures only.
 """
@@ -17,13 +19,17 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from _common import add_quick, apply_defaults, figure, load_line
+
 from edge_agent.domain.sale import Cart
+from edge_agent.store.catalog import _LOOKUP_SQL
 from edge_agent.store.db import execute
 from edge_agent.store.errors import UnknownBarcode
 from edge_agent.store.facade import open_store
@@ -72,9 +78,14 @@ def build(path: Path, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--scans", type=int, default=20_000)
-    args = parser.parse_args()
+    add_quick(parser)
+    parser.add_argument("--products", type=int, help="products in the catalog (100,000)")
+    parser.add_argument("--scans", type=int, help="scans to time (20,000)")
+    args = apply_defaults(
+        parser.parse_args(),
+        {"products": 100_000, "scans": 20_000},
+        {"products": 5_000, "scans": 2_000},
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="edge-scan-bench-"))
     path = folder / "edge.db"
@@ -119,6 +130,17 @@ def main() -> None:
         unknown_us.append((time.perf_counter() - t) * 1e6)
     store.close()
 
+    raw = sqlite3.connect(path, isolation_level=None)
+    gtins = [code.zfill(14) for code in codes]
+    for gtin in gtins[:500]:
+        raw.execute(_LOOKUP_SQL, (gtin,)).fetchone()
+    raw_us = []
+    for gtin in gtins:
+        t = time.perf_counter()
+        raw.execute(_LOOKUP_SQL, (gtin,)).fetchone()
+        raw_us.append((time.perf_counter() - t) * 1e6)
+    raw.close()
+
     print(
         f"edge scan lookup: {args.products} products, {args.products + args.products // 3 + 1} "
         f"barcodes, database {size_mb:.1f} MB (built in {built_s:.1f} s)"
@@ -128,11 +150,21 @@ def main() -> None:
         ("lookup_barcode", lookup_us),
         ("scan-to-cart (lookup+add)", cart_us),
         ("unknown barcode", unknown_us),
+        ("ceiling: bare sqlite3 query", raw_us),
     ):
         print(
             f"{name:<28}{len(values):>7}{pct(values, 0.50):>10.0f}{pct(values, 0.99):>10.0f}"
             f"{max(values):>10.0f}{statistics.fmean(values):>10.0f}"
         )
+    print(load_line("at the end"))
+    figure(
+        "scan-to-cart (lookup + cart add), p50",
+        pct(cart_us, 0.5),
+        "us",
+        ceiling="the same query on bare sqlite3, p50",
+        ceiling_value=pct(raw_us, 0.5),
+        higher_is_better=False,
+    )
     for p in folder.iterdir():
         p.unlink()
     folder.rmdir()

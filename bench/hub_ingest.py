@@ -1,7 +1,7 @@
 """Hub ingest throughput: events applied per second from N simulated stores through Mosquitto.
 
 Run: .venv/bin/python bench/hub_ingest.py [--stores 10] [--events 3000] [--per-message 10]
-                                           [--db sqlite,postgres] [--workers 1]
+                                           [--db sqlite,postgres] [--workers 1] [--quick]
 
 For each database the script starts a fresh Mosquitto (anonymous, no persistence) and,
 for PostgreSQL, a throw-away cluster (fsync off, as the test fixture runs it). Then, in
@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import add_quick, apply_defaults, figure, load_line  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from hub.db import stores  # noqa: E402
@@ -296,16 +297,21 @@ def measure_cpu(url: str, *, stores_n: int = 2, events: int = 1000) -> float:
 def main() -> None:
     """Parse arguments; run a child role or the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", type=int, default=10)
-    parser.add_argument("--events", type=int, default=3000, help="events per store")
-    parser.add_argument("--per-message", type=int, default=10, help="events per MQTT message")
-    parser.add_argument("--db", default="sqlite,postgres")
-    parser.add_argument("--workers", type=int, default=1, help="hub ingest workers")
+    add_quick(parser)
+    parser.add_argument("--stores", type=int, help="stores publishing (10)")
+    parser.add_argument("--events", type=int, help="events per store (3000)")
+    parser.add_argument("--per-message", type=int, help="events per MQTT message (10)")
+    parser.add_argument("--db", help="comma-separated: sqlite,postgres (both)")
+    parser.add_argument("--workers", type=int, help="hub ingest workers (1)")
     parser.add_argument("--role", default="main", choices=["main", "publish", "sink"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--expect", type=int, default=0)
-    args = parser.parse_args()
+    args = apply_defaults(
+        parser.parse_args(),
+        {"stores": 10, "events": 3000, "per_message": 10, "db": "sqlite,postgres", "workers": 1},
+        {"stores": 2, "events": 300, "db": "sqlite"},
+    )
     if args.role == "publish":
         role_publish(args)
         return
@@ -355,7 +361,15 @@ def main() -> None:
                 f"| hub/raw {hub_rate / raw:5.1%} | last apply {tail:.2f} s after last publish"
                 f" | applier alone {cpu_rate:,.0f} events per CPU-second"
             )
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 vCPU; figures drop under load)")
+    print(load_line("at the end"))
+    for db, raw, hub_rate, _tail in rows:
+        figure(
+            f"hub ingest on {db}, {args.workers} worker(s)",
+            hub_rate,
+            "events/s",
+            ceiling="raw broker to one paho subscriber, same stream",
+            ceiling_value=raw,
+        )
 
 
 if __name__ == "__main__":

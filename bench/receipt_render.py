@@ -1,8 +1,10 @@
 """Receipt render time: pure layout, ESC/POS rendering through python-escpos, and both together.
 
-Run: .venv/bin/python bench/receipt_render.py [--runs 300]
+Run: .venv/bin/python bench/receipt_render.py [--runs 300] [--quick]
 Prints median and p95 per stage for a 20-line German receipt on a 42-column and a
 48-column printer, and for a Japanese receipt on a Latin-only printer (text as image).
+The ceiling, in the same run: python-escpos alone writing the same number of plain
+text lines to a Dummy printer (no layout, no code pages, no logo).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from _common import add_quick, apply_defaults, figure, load_line
+from escpos.printer import Dummy
 
 from edge_agent.devices.profiles import PROFILES, layout_profile
 from edge_agent.devices.render import EscposRenderer
@@ -74,8 +79,9 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
 def main() -> None:
     logging.getLogger("edge_agent.devices").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=300)
-    args = parser.parse_args()
+    add_quick(parser)
+    parser.add_argument("--runs", type=int, help="renders per case (300)")
+    args = apply_defaults(parser.parse_args(), {"runs": 300}, {"runs": 20})
     de = receipt("de", ["Milch 1L", "Brötchen", "Crème brûlée", "Weißwein"], "EUR")
     ja = receipt("ja", ["抹茶ラテ", "おにぎり", "緑茶"], "JPY")
     cases = [
@@ -88,6 +94,7 @@ def main() -> None:
     print(f"receipt render, {args.runs} runs each (ms: median / p95)")
     head = f"{'receipt':32} {'profile':18} {'layout':>15} {'escpos render':>15} {'both':>15}"
     print(f"{head} {'bytes':>7}")
+    medians: dict[str, float] = {}
     for label, doc, key in cases:
         profile = PROFILES[key]
         lp = layout_profile(profile)
@@ -105,12 +112,33 @@ def main() -> None:
         both = timed(
             lambda d=doc, p=lp, r=renderer: r.render_bytes(layout_receipt(d, p)), args.runs
         )
+        medians.setdefault(f"{label} {key}", both[0])
         print(
             f"{label:32} {key:18} {lay[0]:6.3f} / {lay[1]:6.3f} {ren[0]:6.3f} / {ren[1]:6.3f} "
             f"{both[0]:6.3f} / {both[1]:6.3f} {size:7d}"
         )
     for note in notes:
         print("note:", note)
+    text = [f"{'Milch 1L':<30}{'1.99':>12}" for _ in range(30)]
+
+    def plain() -> bytes:
+        printer = Dummy()
+        for line in text:
+            printer.textln(line)
+        printer.cut()
+        return bytes(printer.output)
+
+    floor = timed(plain, args.runs)
+    print(f"ceiling: python-escpos Dummy, {len(text)} plain lines + cut: {floor[0]:.3f} ms median")
+    print(load_line("at the end"))
+    figure(
+        "receipt layout + ESC/POS render, de 20 lines, epson-tm-t88v, median",
+        medians["de, 20 lines epson-tm-t88v"],
+        "ms",
+        ceiling=f"python-escpos Dummy, {len(text)} plain text lines, median",
+        ceiling_value=floor[0],
+        higher_is_better=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Scan-to-page latency over a pseudo-terminal: scanner write -> serial reader -> scan handler
 -> bus -> server-sent event received by an HTTP client (the cashier's open page).
 
-Run: .venv/bin/python bench/scan_latency.py [--scans 200]
+Run: .venv/bin/python bench/scan_latency.py [--scans 200] [--quick]
 Needs socat. Prints median, p95, p99 and max for the in-process hop (bus subscriber)
-and for the full path to the page over SSE on Flask's threaded server.
+and for the full path to the page over SSE on Flask's threaded server. The ceiling,
+measured first on the same socat pair: a bare pyserial reader on the host side reading
+the same scans (write on the scanner side -> line read), with nothing else in the path.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import requests
 import serial
+from _common import add_quick, apply_defaults, figure, load_line
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -50,6 +53,25 @@ def report(label: str, samples: list[float]) -> None:
     )
 
 
+def raw_pty(gun_path: Path, host_path: Path, scans: int, gap_ms: float) -> list[float]:
+    """The floor: write a scan on the scanner side, read the line on the host side (ms)."""
+    samples = []
+    with (
+        serial.serial_for_url(str(host_path), baudrate=9600, timeout=2) as host,
+        serial.serial_for_url(str(gun_path), baudrate=9600, timeout=1) as gun,
+    ):
+        for n in range(scans):
+            code = gtin13(n).encode() + b"\r"
+            t = time.perf_counter()
+            gun.write(code)
+            gun.flush()
+            got = host.read_until(b"\r")
+            if got == code:
+                samples.append((time.perf_counter() - t) * 1000)
+            time.sleep(gap_ms / 1000)
+    return samples
+
+
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -61,9 +83,12 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scans", type=int, default=200)
-    parser.add_argument("--gap-ms", type=float, default=20.0, help="pause between scans")
-    args = parser.parse_args()
+    add_quick(parser)
+    parser.add_argument("--scans", type=int, help="scans to time (default 200)")
+    parser.add_argument("--gap-ms", type=float, help="pause between scans (default 20)")
+    args = apply_defaults(
+        parser.parse_args(), {"scans": 200, "gap_ms": 20.0}, {"scans": 30, "gap_ms": 5.0}
+    )
     if shutil.which("socat") is None:
         sys.exit("socat is not installed (apt-get install socat)")
 
@@ -80,6 +105,7 @@ def main() -> None:
         server = None
         try:
             wait_for(lambda: gun_path.exists() and host_path.exists(), 5, "socat ptys")
+            raw = raw_pty(gun_path, host_path, args.scans, args.gap_ms)
             manager = DeviceManager(
                 DeviceConfig(
                     printer=PrinterConfig(kind="none"),
@@ -119,8 +145,10 @@ def main() -> None:
                             block, buffer = buffer.split("\n\n", 1)
                             if "event: scan" in block:
                                 data = block.split("data: ", 1)[1]
-                                on_page[json.loads(data)["code"]] = now
-                except (requests.RequestException, AttributeError):
+                                code = json.loads(data).get("code")
+                                if code:
+                                    on_page[code] = now
+                except (requests.RequestException, AttributeError, ValueError):
                     return  # the stream was closed at the end of the run
 
             threading.Thread(target=bus_listener, daemon=True).start()
@@ -138,17 +166,28 @@ def main() -> None:
                     while key not in on_page and time.monotonic() < deadline:
                         time.sleep(0.0005)
                     time.sleep(args.gap_ms / 1000)
-            response.close()
+            # Not response.close(): it waits for the listener's blocked read (up to the
+            # stream's next keep-alive). Both threads are daemons and end with the process.
 
             hop = [(in_process[k] - t) * 1000 for k, t in written.items() if k in in_process]
             page = [(on_page[k] - t) * 1000 for k, t in written.items() if k in on_page]
             print(
                 f"scan latency over a socat pty pair, {args.scans} scans, {args.gap_ms:g} ms apart"
             )
+            report("ceiling: raw pty write -> read", raw)
             report("pty -> handler -> bus subscriber", hop)
             report("pty -> ... -> SSE on the page", page)
             lost = args.scans - len(page)
             print(f"scans not seen on the page within 2 s: {lost}")
+            print(load_line("at the end"))
+            figure(
+                "scan -> cashier page (SSE), median",
+                statistics.median(page),
+                "ms",
+                ceiling="raw pty write -> read, median",
+                ceiling_value=statistics.median(raw),
+                higher_is_better=False,
+            )
         finally:
             if server is not None:
                 server.shutdown()
