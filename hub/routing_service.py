@@ -761,33 +761,43 @@ def _on_handed_over(
 
 def _walk_in(session: Session, sales: Sequence[StoreEvent], *, now: datetime) -> None:
     """Walk-in rule: a till sale that digs into reserved units re-routes the newest orders."""
-    # The common case, on ingest's hot path: no open online order at these stores.
-    holding_stores = set(
-        session.scalars(
-            select(RoutingAssignment.location_id)
-            .where(
-                RoutingAssignment.location_id.in_(sorted({s.store_id for s in sales})),
-                RoutingAssignment.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
-            )
-            .distinct()
-        )
-    )
-    if not holding_stores:
-        return
     sold: dict[tuple[str, str], int] = defaultdict(int)
     for sale in sales:
-        if sale.store_id not in holding_stores:
-            continue
         for line in sale.body.get("lines", []):
             sold[(sale.store_id, str(line["sku"]))] += int(line["qty"])
-    for (location_id, sku), qty in sorted(sold.items()):
-        level = session.execute(
-            select(StockLevel.on_hand, StockLevel.reserved).where(
-                StockLevel.location_id == location_id, StockLevel.sku == sku
-            )
-        ).first()
-        if level is None or level.on_hand - level.reserved >= 0:
-            continue
+    if not sold:
+        return
+    # On ingest's hot path: one query per batch finds the (store, SKU) pairs the batch
+    # sold that an open online order holds and that are now below their reservations.
+    # Usually there are none. It starts from the open assignments (few, indexed by
+    # state) and reaches reservations and stock levels by their primary keys.
+    open_states = [s.value for s in OPEN_ASSIGNMENT_STATES]
+    short = session.execute(
+        select(StockLevel.location_id, StockLevel.sku, StockLevel.on_hand)
+        .select_from(RoutingAssignment)
+        .join(
+            OrderReservation,
+            (OrderReservation.order_id == RoutingAssignment.order_id)
+            & (OrderReservation.location_id == RoutingAssignment.location_id),
+        )
+        .join(
+            StockLevel,
+            (StockLevel.location_id == OrderReservation.location_id)
+            & (StockLevel.sku == OrderReservation.sku),
+        )
+        .where(
+            RoutingAssignment.state.in_(open_states),
+            RoutingAssignment.location_id.in_(sorted({loc for loc, _ in sold})),
+            OrderReservation.status == "open",
+            OrderReservation.sku.in_(sorted({sku for _, sku in sold})),
+            StockLevel.on_hand - StockLevel.reserved < 0,
+        )
+        .distinct()
+    ).all()
+    for location_id, sku, on_hand in sorted(short):
+        qty = sold.get((location_id, sku), 0)
+        if qty <= 0:
+            continue  # another store's pair, matched by the SKU and store lists
         holding = list(
             session.execute(
                 select(RoutingAssignment, OrderReservation.qty)
@@ -798,7 +808,7 @@ def _walk_in(session: Session, sales: Sequence[StoreEvent], *, now: datetime) ->
                 )
                 .where(
                     RoutingAssignment.location_id == location_id,
-                    RoutingAssignment.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+                    RoutingAssignment.state.in_(open_states),
                     OrderReservation.sku == sku,
                     OrderReservation.status == "open",
                 )
@@ -816,7 +826,7 @@ def _walk_in(session: Session, sales: Sequence[StoreEvent], *, now: datetime) ->
             )
             for a, q in holding
         ]
-        check = check_walk_in_sale(sku, qty, on_hand=level.on_hand + qty, reservations=reservations)
+        check = check_walk_in_sale(sku, qty, on_hand=int(on_hand) + qty, reservations=reservations)
         if check.warning:
             _LOGGER.warning("walk-in sale at %s: %s", location_id, check.warning)
         by_order = {a.order_id: a for a, _ in holding}

@@ -114,6 +114,20 @@ class StorePlayer:
         env: Envelope = new_envelope(store, seq, type_, body, at=at)
         return self.applier.apply([InboundMessage(topics.up_events(store), encode_batch([env]))])
 
+    def send_batch(
+        self, events: list[tuple[str, str, dict[str, Any]]], *, at: datetime
+    ) -> BatchResult:
+        """Several stores' events, (store, type, body), applied as one ingest batch."""
+        from protocol.envelope import new_envelope
+
+        messages = []
+        for store, type_, body in events:
+            seq = self.seqs.get(store, 0) + 1
+            self.seqs[store] = seq
+            env: Envelope = new_envelope(store, seq, type_, body, at=at)
+            messages.append(InboundMessage(topics.up_events(store), encode_batch([env])))
+        return self.applier.apply(messages)
+
     def status(self, store: str, *, online: bool, at: datetime) -> BatchResult:
         """A birth (a new bdSeq) or the Last Will of the current one."""
         if online:
@@ -126,6 +140,38 @@ class StorePlayer:
             at=at,
         )
         return self.applier.apply([InboundMessage(topics.up_status(store), encode(status))])
+
+
+def sale_body(sku: str, qty: int, *, at: datetime, receipt: str = "R-1") -> dict[str, Any]:
+    """A one-line till sale (``sale.completed`` body)."""
+    import uuid
+
+    return {
+        "sale_id": str(uuid.uuid4()),
+        "receipt_no": receipt,
+        "cashier_id": "c-1",
+        "business_day": at.date().isoformat(),
+        "currency": "EUR",
+        "prices_include_tax": True,
+        "lines": [
+            {
+                "line_no": 1,
+                "sku": sku,
+                "name": sku,
+                "qty": qty,
+                "unit_price_minor": 100,
+                "tax_class": "standard",
+                "tax_rate_bp": 1900,
+                "tax_minor": 16 * qty,
+                "total_minor": 100 * qty,
+            }
+        ],
+        "subtotal_minor": 100 * qty,
+        "tax_minor": 16 * qty,
+        "total_minor": 100 * qty,
+        "tenders": [{"kind": "cash", "amount_minor": 100 * qty}],
+        "completed_at": at.isoformat(),
+    }
 
 
 def decisions(factory: sessionmaker[Session], order_id: str) -> list[RoutingDecisionRow]:

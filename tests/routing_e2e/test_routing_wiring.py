@@ -35,6 +35,7 @@ from tests.routing_e2e.helpers import (
     decisions,
     make_account,
     make_order,
+    sale_body,
 )
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -323,6 +324,39 @@ def test_walk_in_sale_of_the_reserved_last_unit_reroutes_the_order(world: World)
     with world.sessions() as session:
         for row in session.scalars(select(StockLevel)):
             assert row.reserved <= max(0, row.on_hand), (row.location_id, row.sku)
+
+
+def test_walk_in_check_looks_only_at_the_store_and_sku_an_order_holds(world: World) -> None:
+    world.order("A-11", [("SKU-A", 1)])
+    world.run()
+    assert world.level("s-001", "SKU-A") == (1, 1)
+    world.send("s-002", "stock.counted", {"sku": "SKU-B", "counted": 5})
+    world.send("s-001", "stock.counted", {"sku": "SKU-B", "counted": 5})
+    # One batch: the same SKU sold at another store, another SKU sold at the holding store.
+    result = world.stores.send_batch(
+        [
+            ("s-002", "sale.completed", sale_body("SKU-A", 2, at=world.now)),
+            ("s-001", "sale.completed", sale_body("SKU-B", 1, at=world.now, receipt="R-2")),
+            ("s-002", "sale.completed", sale_body("SKU-B", 5, at=world.now, receipt="R-3")),
+        ],
+        at=world.now,
+    )
+    assert result.applied == 3
+    assert assignment(world.sessions, "A-11", "s-001").state == "routed"
+    assert world.level("s-001", "SKU-A") == (1, 1)
+    # Then a batch in which one sale of several takes the reserved unit.
+    world.stores.send_batch(
+        [
+            ("s-001", "sale.completed", sale_body("SKU-B", 1, at=world.now, receipt="R-4")),
+            ("s-001", "sale.completed", sale_body("SKU-A", 1, at=world.now, receipt="R-5")),
+            ("s-003", "sale.completed", sale_body("SKU-A", 1, at=world.now, receipt="R-6")),
+        ],
+        at=world.now,
+    )
+    released = assignment(world.sessions, "A-11", "s-001")
+    assert (released.state, released.release_reason) == ("released", "walk_in")
+    assert world.level("s-001", "SKU-A") == (0, 0)
+    assert world.state("A-11").routing_state == "to_route"
 
 
 def test_settings_refuse_unknown_keys_and_bad_timeouts() -> None:

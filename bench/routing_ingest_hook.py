@@ -1,0 +1,171 @@
+"""What the routing walk-in hook costs the ingest: applier events per CPU-second, with and without.
+
+Run: .venv/bin/python bench/routing_ingest_hook.py [--stores 4] [--events 1000]
+                                                   [--open-orders 20] [--profile N]
+
+In this process (no broker), on a fresh SQLite file, the hub's ``BatchApplier``
+applies the same stream of two-line ``sale.completed`` events (500 SKUs per store,
+the stream of ``bench/hub_ingest.py``) three times:
+
+1. ``no hook``: the ingest alone;
+2. ``hook, no open orders``: ``hub.routing_service``'s event hook attached, as
+   ``acorn hub serve`` attaches it, and no online order open at any store;
+3. ``hook, open orders``: the hook attached and ``--open-orders`` routed orders
+   open at every store (each reserving one unit of one of the stream's SKUs), so the
+   walk-in rule has something to look at on every batch.
+
+Figures are events per CPU-second of this process (the load of a shared machine
+blurs wall time less this way), the best of ``--repeat`` interleaved runs.
+``--profile N`` prints the top N functions of a cProfile run of each case. Timing
+lives here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.hub_ingest import _payloads  # noqa: E402
+from hub.db import stores  # noqa: E402
+from hub.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from hub.db.ledger import LedgerWriter, MovementContext  # noqa: E402
+from hub.db.migrate import upgrade  # noqa: E402
+from hub.db.models_routing import AssignmentState, RoutingAssignment  # noqa: E402
+from hub.db.orders import route_order  # noqa: E402
+from hub.ingest.apply import BatchApplier, InboundMessage  # noqa: E402
+from hub.routing_service import StoreEvent, on_events  # noqa: E402
+from protocol.messages import OrderLine, OrderMessage  # noqa: E402
+
+
+def _setup(url: str, stores_n: int, open_orders: int) -> BatchApplier:
+    engine = make_engine(url, writer=True)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        ledger = LedgerWriter(s, now=now)
+        for i in range(stores_n):
+            stores.create_store(
+                s, store_id=f"b-{i:03d}", name="cpu", timezone="UTC", currency="EUR", now=now
+            )
+            for sku in range(500):
+                ledger.count(f"b-{i:03d}", f"SKU-{sku:04d}", 1_000_000, MovementContext(at=now))
+        ledger.flush()
+    with sessions.begin() as s:
+        for i in range(stores_n):
+            store = f"b-{i:03d}"
+            for n in range(open_orders):
+                order_id = f"O-{store}-{n}"
+                item = f"SKU-{(n * 37) % 500:04d}"
+                message = OrderMessage(
+                    id=uuid.uuid4(),
+                    store=store,
+                    kind="routed",
+                    order_id=order_id,
+                    channel="bench",
+                    lines=[OrderLine(sku=item, name="Item", qty=1)],
+                    at=now,
+                )
+                route_order(s, message, now=now)
+                s.add(
+                    RoutingAssignment(
+                        order_id=order_id,
+                        location_id=store,
+                        state=AssignmentState.ROUTED.value,
+                        note="",
+                        routed_at=now,
+                        accept_by=now,
+                        updated_at=now,
+                    )
+                )
+    return BatchApplier(sessions)
+
+
+def _hook(
+    session: Session, events: list[tuple[str, str, dict[str, Any], datetime]], now: datetime
+) -> None:
+    on_events(session, [StoreEvent(*e) for e in events], now=now)
+
+
+def measure(
+    tmp: str, *, hook: bool, open_orders: int, stores_n: int, events: int, profile: int
+) -> float:
+    """Events per CPU-second of the applier for one case."""
+    url = f"sqlite:///{tmp}/hook-{uuid.uuid4().hex[:6]}.db"
+    applier = _setup(url, stores_n, open_orders)
+    if hook:
+        applier.event_hooks.append(_hook)
+    messages = [InboundMessage(t, p) for t, p in _payloads(stores_n, events, 10)]
+    profiler = cProfile.Profile() if profile else None
+    started = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for i in range(0, len(messages), 20):
+        applier.apply(messages[i : i + 20])
+    if profiler is not None:
+        profiler.disable()
+    cpu = time.process_time() - started
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
+        print(out.getvalue())
+    return stores_n * events / cpu
+
+
+def main() -> None:
+    """Run the three cases and print events per CPU-second."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=4)
+    parser.add_argument("--events", type=int, default=1000, help="events per store")
+    parser.add_argument("--open-orders", type=int, default=20, help="open orders per store")
+    parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is shown")
+    args = parser.parse_args()
+    cases = [
+        ("no hook", False, 0),
+        ("hook, no open orders", True, 0),
+        (f"hook, {args.open_orders} open orders per store", True, args.open_orders),
+    ]
+    print(
+        f"applier in process, SQLite: {args.stores} stores x {args.events} two-line sale "
+        "events, 20 messages of 10 events per batch"
+    )
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
+        for _ in range(max(1, args.repeat)):  # interleaved, so a busy moment hits every case
+            for name, hook, open_orders in cases:
+                rate = measure(
+                    tmp,
+                    hook=hook,
+                    open_orders=open_orders,
+                    stores_n=args.stores,
+                    events=args.events,
+                    profile=args.profile,
+                )
+                best[name] = max(best.get(name, 0.0), rate)
+    base = best["no hook"]
+    for name, _, _ in cases:
+        print(
+            f"  {name:36s} {best[name]:8,.0f} events per CPU-second "
+            f"({best[name] / base:4.0%} of no hook)"
+        )
+    print(f"best of {args.repeat}; load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
