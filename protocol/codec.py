@@ -12,6 +12,8 @@ escapes.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -54,6 +56,15 @@ Without a limit a payload could decode but not encode again (pydantic stops
 serialising at about 250 levels), and the hub could not store what it received.
 """
 
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+"""Integers on the wire fit in signed 64 bits: what both sides' databases store."""
+
+# Cheap pre-scan of a payload: only one that could hold an integer beyond 64 bits (19 or
+# more digits), a number that overflows a float (a 3-digit exponent) or a lone UTF-16
+# surrogate escape (\ud800-\udfff) has its values walked.
+_SUSPECT_VALUES: Final = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}|\\u[dD][89a-fA-F]")
+
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -80,10 +91,10 @@ class RejectedEvent:
 
     @property
     def seq(self) -> int | None:
-        """The item's seq when it is readable as a positive integer, else None."""
+        """The item's seq when it is readable as a positive 64-bit integer, else None."""
         if isinstance(self.raw, dict):
             seq = self.raw.get("seq")
-            if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1:
+            if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= INT64_MAX:
                 return seq
         return None
 
@@ -197,6 +208,62 @@ def _load_object(payload: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+def _path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def value_problems(data: Any) -> list[str]:
+    """Name the values no side can store: integers beyond 64 bits, infinite numbers, lone
+    UTF-16 surrogates (escaped as ``\\ud800`` in JSON, but not Unicode text).
+
+    They are JSON, but a database refuses them (SQLite and PostgreSQL integers are 64-bit,
+    UTF-8 has no surrogates), so they are refused here, as ``invalid_message`` naming the
+    field, rather than later by the database.
+    """
+    problems: list[str] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if _has_surrogate(key):
+                    problems.append(f"{_path(where, ascii(key))}: key is not valid Unicode")
+                stack.append((_path(where, key), child))
+        elif isinstance(value, list):
+            stack.extend((_path(where, i), child) for i, child in enumerate(value))
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                problems.append(f"{where or 'value'}: integer out of range (more than 64 bits)")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(f"{where or 'value'}: number out of range")
+        elif isinstance(value, str) and _has_surrogate(value):
+            problems.append(f"{where or 'value'}: text is not valid Unicode (a lone surrogate)")
+    return sorted(problems)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_values(obj: Any, what: str) -> None:
+    problems = value_problems(obj)
+    if problems:
+        raise ValidationFailed(what, problems)
+
+
+def _needs_value_check(payload: bytes) -> bool:
+    return _SUSPECT_VALUES.search(payload) is not None
+
+
 def check_version(obj: dict[str, Any], what: str) -> int:
     """Return the ``v`` of a decoded message; UnsupportedVersion if newer than ours."""
     if "v" not in obj:
@@ -234,13 +301,21 @@ def _check_store(parsed: ParsedTopic, body_store: str) -> None:
 # --------------------------------------------------------------------------- decode
 
 
-def decode_envelope(item: Any, *, store: str | None = None) -> DecodedEvent:
-    """Check one already-parsed envelope object (and, if given, that it is from store)."""
+def decode_envelope(
+    item: Any, *, store: str | None = None, check_values: bool = True
+) -> DecodedEvent:
+    """Check one already-parsed envelope object (and, if given, that it is from store).
+
+    ``check_values=False`` skips the walk for values no side can store (see
+    :func:`value_problems`) when the caller already knows there are none.
+    """
     if not isinstance(item, dict):
         raise ValidationFailed(
             "envelope", [f"expected an envelope object, got {json_type_name(item)}"]
         )
     check_version(item, "envelope")
+    if check_values:
+        _check_values(item, "envelope")
     envelope = _validate(Envelope, item, "envelope")
     if store is not None and envelope.store != store:
         raise StoreMismatch(store, envelope.store)
@@ -274,9 +349,10 @@ def decode_event_batch(topic: str, payload: bytes) -> list[DecodedEvent | Reject
     except ProtocolError as err:
         return [RejectedEvent(payload, err, None)]
     results: list[DecodedEvent | RejectedEvent] = []
+    check_values = _needs_value_check(payload)
     for index, item in enumerate(items):
         try:
-            results.append(decode_envelope(item, store=parsed.store))
+            results.append(decode_envelope(item, store=parsed.store, check_values=check_values))
         except ProtocolError as err:
             results.append(RejectedEvent(item, err, index))
     return results
@@ -288,6 +364,8 @@ def decode_status(topic: str, payload: bytes) -> StatusMessage:
     parsed = _expect_topic(topic, "up", ("status",))
     obj = _load_object(payload, "status message")
     check_version(obj, "status message")
+    if _needs_value_check(payload):
+        _check_values(obj, "status message")
     message = _validate(StatusMessage, obj, "status message")
     _check_store(parsed, message.store)
     return message
@@ -300,6 +378,8 @@ def decode_down(topic: str, payload: bytes) -> DownMessage:
     what = f"{parsed.channel} message"
     obj = _load_object(payload, what)
     check_version(obj, what)
+    if _needs_value_check(payload):
+        _check_values(obj, what)
     message: DownMessage
     if parsed.channel == "ack":
         message = _validate(AckMessage, obj, what)
@@ -318,4 +398,6 @@ def decode_hub_status(payload: bytes) -> HubStatus:
     _check_payload_size(payload)
     obj = _load_object(payload, "hub status")
     check_version(obj, "hub status")
+    if _needs_value_check(payload):
+        _check_values(obj, "hub status")
     return _validate(HubStatus, obj, "hub status")

@@ -46,7 +46,14 @@ from hub.db.util import bulk_insert, bulk_insert_new, for_update, table_of
 from hub.domain.effects import EventPlan, OpKind, plan_event
 from hub.domain.seqtrack import SeqState, advance, announce
 from hub.logs import trace_id
-from protocol.codec import DecodedEvent, RejectedEvent, decode_event_batch, decode_status
+from protocol.codec import (
+    INT64_MAX,
+    INT64_MIN,
+    DecodedEvent,
+    RejectedEvent,
+    decode_event_batch,
+    decode_status,
+)
 from protocol.errors import ProtocolError
 from protocol.topics import parse_topic
 
@@ -146,7 +153,7 @@ class BatchApplier:
             return self._apply_with_retry(messages)
         except Exception as err:
             if len(messages) == 1:
-                return self._dead_letter_failed(messages[0], err)
+                return self._apply_items_alone(messages[0], err)
             _LOGGER.exception(
                 "batch of %d messages failed; applying them one by one", len(messages)
             )
@@ -155,7 +162,28 @@ class BatchApplier:
             try:
                 result.merge(self._apply_with_retry([message]))
             except Exception as err:  # noqa: BLE001 - a poison message must not stop the others
-                result.merge(self._dead_letter_failed(message, err))
+                result.merge(self._apply_items_alone(message, err))
+        return result
+
+    def _apply_items_alone(self, message: InboundMessage, err: Exception) -> BatchResult:
+        """A message that fails on its own: apply the events of its batch one by one.
+
+        One poison event must not take the good events of the same payload with it
+        (they would be dead-lettered, never acked, and resent with it forever). Only
+        the event that still fails alone is dead-lettered, with its seq and index.
+        """
+        items = _split_events(message)
+        if items is None:
+            return self._dead_letter_failed(message, err)
+        _LOGGER.warning(
+            "message on %s failed; applying its %d events one by one", message.topic, len(items)
+        )
+        result = BatchResult()
+        for index, raw, single in items:
+            try:
+                result.merge(self._apply_with_retry([single]))
+            except Exception as item_err:  # noqa: BLE001 - a poison event must not stop the others
+                result.merge(self._dead_letter_failed(single, item_err, raw=raw, index=index))
         return result
 
     def _apply_with_retry(self, messages: Sequence[InboundMessage]) -> BatchResult:
@@ -170,7 +198,14 @@ class BatchApplier:
                 time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
-    def _dead_letter_failed(self, message: InboundMessage, err: Exception) -> BatchResult:
+    def _dead_letter_failed(
+        self,
+        message: InboundMessage,
+        err: Exception,
+        *,
+        raw: Any = None,
+        index: int | None = None,
+    ) -> BatchResult:
         _LOGGER.error(
             "message on %s could not be applied; dead-lettered",
             message.topic,
@@ -187,6 +222,9 @@ class BatchApplier:
                         detail=f"the hub failed to apply this message: {err!r}"[:500],
                         payload=message.payload,
                         store_id=_topic_store(message.topic),
+                        seq=_readable_seq(raw),
+                        event_id=_readable_id(raw),
+                        item_index=index,
                     )
                 ],
                 now=now,
@@ -658,21 +696,66 @@ def _dead(topic: str, err: ProtocolError, payload: bytes, store_id: str | None) 
     )
 
 
+def _readable_seq(raw: Any) -> int | None:
+    """The seq of a raw event, when it is an integer a dead letter can store (64 bits)."""
+    if not isinstance(raw, dict):
+        return None
+    seq = raw.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and INT64_MIN <= seq <= INT64_MAX:
+        return seq
+    return None
+
+
+def _readable_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and raw.get("id") is not None:
+        return str(raw.get("id"))[:64]
+    return None
+
+
+def _split_events(message: InboundMessage) -> list[tuple[int, Any, InboundMessage]] | None:
+    """The events of an ``up/events`` batch of several, each as a message of its own."""
+    try:
+        if parse_topic(message.topic).channel != "events":
+            return None
+        items = json.loads(message.payload)
+        if not isinstance(items, list) or len(items) < 2:
+            return None
+        return [
+            (
+                index,
+                raw,
+                InboundMessage(
+                    message.topic,
+                    b"[" + _item_bytes(raw) + b"]",
+                    message.mid,
+                    message.received_at,
+                ),
+            )
+            for index, raw in enumerate(items)
+        ]
+    except (ProtocolError, ValueError):  # not a batch we can split: dead-letter it whole
+        return None
+
+
+def _item_bytes(raw: Any) -> bytes:
+    """One item of a batch as JSON bytes; escaped where it is not Unicode (lone surrogates)."""
+    try:
+        return json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(raw, separators=(",", ":")).encode("ascii")
+
+
 def _dead_item(
     topic: str, item: RejectedEvent, payload: bytes, store_id: str | None
 ) -> DeadLetterIn:
     raw = item.raw
-    seq = event_id = None
-    if isinstance(raw, dict):
-        seq_value = raw.get("seq")
-        seq = seq_value if isinstance(seq_value, int) and not isinstance(seq_value, bool) else None
-        event_id = str(raw.get("id"))[:64] if raw.get("id") is not None else None
+    seq, event_id = _readable_seq(raw), _readable_id(raw)
     if isinstance(raw, bytes | bytearray):
         data = bytes(raw)
     elif item.index is None:
         data = payload
     else:
-        data = json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = _item_bytes(raw)
     return DeadLetterIn(
         topic=topic,
         reason=item.error.reason,
