@@ -10,6 +10,7 @@ and Windows-1252, the traps a parser must survive.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
@@ -62,6 +63,10 @@ PROCESSING_STATUSES: Final = frozenset({"CANCELLED", "DONE", "FATAL", "IN_PROGRE
 COMMISSION_RATE: Final = Decimal("0.15")
 FBA_FEE_PER_UNIT: Final = Decimal("3.22")
 SUBSCRIPTION_FEE: Final = Decimal("39.99")
+SHIPPING_LABEL_FEE: Final = Decimal("5.85")
+REFUND_COMMISSION_RATE: Final = Decimal("0.20")
+REFUND_COMMISSION_CAP: Final = Decimal("5.00")
+RESERVE_RATE: Final = Decimal("0.05")
 _EU_STYLE: Final = frozenset({"DE", "FR", "IT", "ES", "NL", "BE", "PL", "SE"})
 
 
@@ -81,31 +86,77 @@ def _fmt_day(at: datetime, eu: bool) -> str:
 
 def _settled(order: Order, start: datetime, end: datetime) -> datetime | None:
     """When an order's sale is settled: its first package (MFN) or its shipping (AFN)."""
+    at = _settled_at(order)
+    return at if at is not None and start <= at < end else None
+
+
+def _settled_at(order: Order) -> datetime | None:
     if order.fulfillment_channel == "MFN" and order.packages:
-        at = min(p.confirmed_at for p in order.packages)
-    elif order.fulfillment_channel == "AFN" and order.status == "Shipped":
-        at = order.last_update_date
-    else:
-        return None
-    return at if start <= at < end else None
+        return min(p.confirmed_at for p in order.packages)
+    if order.fulfillment_channel == "AFN" and order.status == "Shipped":
+        return order.last_update_date
+    return None
 
 
-def settlement_rows(
-    state: SandboxState,
-    seller: Seller,
-    marketplace_id: str,
-    start: datetime,
-    end: datetime,
-    settlement_id: str,
-) -> tuple[list[list[str]], Decimal, str, bool]:
-    """The rows of a settlement (without the summary row), its total, currency and style."""
-    mp = MARKETPLACES_BY_ID[marketplace_id]
-    eu = mp.code in _EU_STYLE
-    currency = mp.currency
-    rows: list[list[str]] = []
-    total = Decimal(0)
+@dataclass(frozen=True, slots=True)
+class SettlementOptions:
+    """What a closed settlement period holds besides its orders (the scenario API's body)."""
+
+    refund: tuple[str, ...] = ()
+    """Order ids refunded in full in this settlement (each must have been settled)."""
+    refund_every: int = 0
+    """Also refund every n-th order settled in this period (0: none)."""
+    adjust: tuple[tuple[str, str, str], ...] = ()
+    """Reimbursements: (order id or "", amount, description)."""
+    adjust_every: int = 0
+    """Also reimburse every n-th order settled in this period (WAREHOUSE_DAMAGE, 1 unit)."""
+    short_pay: tuple[tuple[str, Decimal], ...] = ()
+    """(order id, amount): that order's Principal is paid short by the amount."""
+    reserve_rate: Decimal = RESERVE_RATE
+    """Share of the period's order principal held back as Current Reserve Amount Balance."""
+    total_offset: Decimal = Decimal(0)
+    """Added to total-amount only: a document whose rows do not add up (a broken report)."""
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> SettlementOptions:
+        """Read the options from a scenario request body; a bad value is InvalidInput."""
+        try:
+            short = spec.get("short_pay") or {}
+            if isinstance(short, dict):
+                short = [{"order_id": k, "amount": v} for k, v in short.items()]
+            return cls(
+                refund=tuple(str(o) for o in spec.get("refund") or ()),
+                refund_every=int(spec.get("refund_every") or 0),
+                adjust=tuple(
+                    (
+                        str(a.get("order_id") or ""),
+                        str(a.get("amount") or "0"),
+                        str(a.get("description") or "REVERSAL_REIMBURSEMENT"),
+                    )
+                    for a in spec.get("adjust") or ()
+                ),
+                adjust_every=int(spec.get("adjust_every") or 0),
+                short_pay=tuple((str(s["order_id"]), Decimal(str(s["amount"]))) for s in short),
+                reserve_rate=Decimal(str(spec.get("reserve_rate", RESERVE_RATE))),
+                total_offset=Decimal(str(spec.get("total_offset") or "0")),
+            )
+        except (ArithmeticError, AttributeError, KeyError, TypeError, ValueError) as err:
+            raise invalid_input(f"bad settlement options: {err}") from err
+
+
+@dataclass
+class _Sheet:
+    """The rows of a settlement being built, and their running total."""
+
+    settlement_id: str
+    marketplace_id: str
+    currency: str
+    eu: bool
+    rows: list[list[str]] = field(default_factory=list)
+    total: Decimal = Decimal(0)
 
     def add(
+        self,
         order: Order | None,
         at: datetime,
         tx: str,
@@ -116,14 +167,17 @@ def settlement_rows(
         sku: str = "",
         item_code: str = "",
         qty: str = "",
+        adjustment_id: str = "",
+        promotion_id: str = "",
     ) -> None:
-        nonlocal total
-        places = Decimal(1).scaleb(-minor_unit_exponent(currency))
+        """Append one amount row (rounded to the currency like Amazon's own rows)."""
+        places = Decimal(1).scaleb(-minor_unit_exponent(self.currency))
         amount = amount.quantize(places, rounding=ROUND_HALF_UP)
-        total += amount
-        rows.append(
+        self.total += amount
+        mp = MARKETPLACES_BY_ID[self.marketplace_id]
+        self.rows.append(
             [
-                settlement_id,
+                self.settlement_id,
                 "",
                 "",
                 "",
@@ -132,104 +186,268 @@ def settlement_rows(
                 tx,
                 order.order_id if order else "",
                 order.seller_order_id if order else "",
-                "",
-                f"D{settlement_id[-6:]}" if order else "",
-                mp.sales_channel if order else "",
+                adjustment_id,
+                f"D{self.settlement_id[-6:]}" if order and tx == "Order" else "",
+                mp.sales_channel if order or adjustment_id else "",
                 amount_type,
                 desc,
-                _fmt_amount(amount, currency, eu),
+                _fmt_amount(amount, self.currency, self.eu),
                 ("AFN" if order.fulfillment_channel == "AFN" else "MFN") if order else "",
-                _fmt_day(at, eu),
-                _fmt_time(at, eu),
+                _fmt_day(at, self.eu),
+                _fmt_time(at, self.eu),
                 item_code,
                 "",
                 "",
                 sku,
                 qty,
-                "",
+                promotion_id,
             ]
         )
 
-    orders = sorted(
-        (
-            o
-            for o in state.orders.values()
-            if o.seller_id == seller.seller_id and o.marketplace_id == marketplace_id
-        ),
-        key=lambda o: o.order_id,
-    )
-    for order in orders:
+
+def _order_rows(
+    sheet: _Sheet, order: Order, at: datetime, short: Decimal, settlement_id: str
+) -> Decimal:
+    """The rows of one settled order; returns its principal (for the reserve)."""
+    principal_total = Decimal(0)
+    for pos, item in enumerate(order.items):
+        line = Decimal(item.unit_price) * item.quantity_ordered
+        principal_total += line
+        common: dict[str, Any] = {
+            "sku": item.seller_sku,
+            "item_code": item.order_item_id,
+            "qty": str(item.quantity_ordered),
+        }
+        paid = line - short if pos == 0 else line
+        sheet.add(order, at, "Order", "ItemPrice", "Principal", paid, **common)
+        for desc, value in (
+            ("Tax", item.item_tax),
+            ("Shipping", item.shipping_price),
+            ("ShippingTax", item.shipping_tax),
+        ):
+            if Decimal(value):
+                sheet.add(order, at, "Order", "ItemPrice", desc, Decimal(value), **common)
+        if Decimal(item.promotion_discount):
+            sheet.add(
+                order,
+                at,
+                "Order",
+                "Promotion",
+                "Principal",
+                -Decimal(item.promotion_discount),
+                promotion_id=f"PROMO-{settlement_id[-4:]}",
+                **common,
+            )
+        sheet.add(order, at, "Order", "ItemFees", "Commission", -line * COMMISSION_RATE, **common)
+        if order.fulfillment_channel == "AFN":
+            sheet.add(
+                order,
+                at,
+                "Order",
+                "ItemFees",
+                "FBAPerUnitFulfillmentFee",
+                -FBA_FEE_PER_UNIT * item.quantity_ordered,
+                **common,
+            )
+    if order.fulfillment_channel == "MFN":
+        # Buy Shipping: one label per confirmed package, charged against the order.
+        for _package in order.packages:
+            sheet.add(
+                order,
+                at,
+                "other-transaction",
+                "other-transaction",
+                "Shipping label purchase",
+                -_scaled(SHIPPING_LABEL_FEE, sheet.currency),
+            )
+    return principal_total
+
+
+def _refund_rows(sheet: _Sheet, order: Order, at: datetime) -> None:
+    """A full refund: the sale reversed, the commission returned less the refund commission."""
+    for item in order.items:
+        line = Decimal(item.unit_price) * item.quantity_ordered
+        common: dict[str, Any] = {
+            "sku": item.seller_sku,
+            "item_code": item.order_item_id,
+            "qty": str(item.quantity_ordered),
+        }
+        sheet.add(order, at, "Refund", "ItemPrice", "Principal", -line, **common)
+        for desc, value in (
+            ("Tax", item.item_tax),
+            ("Shipping", item.shipping_price),
+            ("ShippingTax", item.shipping_tax),
+        ):
+            if Decimal(value):
+                sheet.add(order, at, "Refund", "ItemPrice", desc, -Decimal(value), **common)
+        if Decimal(item.promotion_discount):
+            sheet.add(
+                order,
+                at,
+                "Refund",
+                "Promotion",
+                "Principal",
+                Decimal(item.promotion_discount),
+                **common,
+            )
+        commission = line * COMMISSION_RATE
+        sheet.add(order, at, "Refund", "ItemFees", "Commission", commission, **common)
+        refund_commission = min(
+            commission * REFUND_COMMISSION_RATE, _scaled(REFUND_COMMISSION_CAP, sheet.currency)
+        )
+        sheet.add(order, at, "Refund", "ItemFees", "RefundCommission", -refund_commission, **common)
+
+
+def _scaled(amount: Decimal, currency: str) -> Decimal:
+    """A fixed fee in a currency without minor units is about 100 times larger (JPY)."""
+    return amount if minor_unit_exponent(currency) else amount * 100
+
+
+def _previous_settlement(state: SandboxState, seller: Seller, marketplace_id: str) -> Report | None:
+    earlier = [
+        r
+        for r in state.reports.values()
+        if r.seller_id == seller.seller_id
+        and r.report_type == SETTLEMENT_REPORT
+        and r.marketplace_ids == [marketplace_id]
+    ]
+    return max(earlier, key=lambda r: (r.created, r.report_id), default=None)
+
+
+def settlement_rows(
+    state: SandboxState,
+    seller: Seller,
+    marketplace_id: str,
+    start: datetime,
+    end: datetime,
+    settlement_id: str,
+    options: SettlementOptions | None = None,
+) -> tuple[list[list[str]], Decimal, str, bool, Decimal]:
+    """The rows of a settlement (without the summary row): rows, total, currency, style and
+    the reserve it holds."""
+    options = options or SettlementOptions()
+    mp = MARKETPLACES_BY_ID[marketplace_id]
+    sheet = _Sheet(settlement_id, marketplace_id, mp.currency, mp.code in _EU_STYLE)
+    last = end - timedelta(seconds=1)
+    mine = {
+        o.order_id: o
+        for o in state.orders.values()
+        if o.seller_id == seller.seller_id and o.marketplace_id == marketplace_id
+    }
+    short = dict(options.short_pay)
+    settled: list[tuple[Order, datetime]] = []
+    for order in sorted(mine.values(), key=lambda o: o.order_id):
         at = _settled(order, start, end)
-        if at is None:
-            continue
-        for item in order.items:
-            line = Decimal(item.unit_price) * item.quantity_ordered
-            common = {
-                "sku": item.seller_sku,
-                "item_code": item.order_item_id,
-                "qty": str(item.quantity_ordered),
-            }
-            add(order, at, "Order", "ItemPrice", "Principal", line, **common)
-            for desc, value in (
-                ("Tax", item.item_tax),
-                ("Shipping", item.shipping_price),
-                ("ShippingTax", item.shipping_tax),
-            ):
-                if Decimal(value):
-                    add(order, at, "Order", "ItemPrice", desc, Decimal(value), **common)
-            if Decimal(item.promotion_discount):
-                add(
-                    order,
-                    at,
-                    "Order",
-                    "Promotion",
-                    "Principal",
-                    -Decimal(item.promotion_discount),
-                    **common,
-                )
-            add(order, at, "Order", "ItemFees", "Commission", -line * COMMISSION_RATE, **common)
-            if order.fulfillment_channel == "AFN":
-                add(
-                    order,
-                    at,
-                    "Order",
-                    "ItemFees",
-                    "FBAPerUnitFulfillmentFee",
-                    -FBA_FEE_PER_UNIT * item.quantity_ordered,
-                    **common,
-                )
-    fee = SUBSCRIPTION_FEE if minor_unit_exponent(currency) else Decimal(4900)
-    add(
+        if at is not None:
+            settled.append((order, at))
+    settled_ids = {o.order_id for o, _ in settled}
+    for order_id in short:
+        if order_id not in settled_ids:
+            raise invalid_input(f"short_pay: order {order_id} is not settled in this period")
+    principal = Decimal(0)
+    for order, at in settled:
+        principal += _order_rows(
+            sheet, order, at, short.get(order.order_id, Decimal(0)), settlement_id
+        )
+    refunds = list(options.refund)
+    if options.refund_every > 0:
+        refunds += [
+            o.order_id for o, _ in settled[options.refund_every - 1 :: options.refund_every]
+        ]
+    for order_id in dict.fromkeys(refunds):
+        refunded = mine.get(order_id)
+        settled_at = _settled_at(refunded) if refunded is not None else None
+        if refunded is None or settled_at is None or settled_at >= end:
+            raise invalid_input(f"refund: order {order_id} was never settled for this seller")
+        _refund_rows(sheet, refunded, last)
+    adjustments = list(options.adjust)
+    if options.adjust_every > 0:
+        for order, _at in settled[options.adjust_every - 1 :: options.adjust_every]:
+            unit = Decimal(order.items[0].unit_price) if order.items else Decimal(0)
+            adjustments.append((order.order_id, str(unit), "WAREHOUSE_DAMAGE"))
+    for pos, (order_id, amount, desc) in enumerate(adjustments, start=1):
+        adjusted = mine.get(order_id) if order_id else None
+        if order_id and adjusted is None:
+            raise invalid_input(f"adjust: unknown order {order_id}")
+        sheet.add(
+            adjusted,
+            last,
+            "other-transaction",
+            "FBA Inventory Reimbursement",
+            desc,
+            Decimal(amount),
+            sku=adjusted.items[0].seller_sku if adjusted and adjusted.items else "",
+            qty="1" if adjusted else "",
+            adjustment_id=f"ADJ{settlement_id[-6:]}{pos:03d}",
+        )
+    sheet.add(
         None,
-        end - timedelta(seconds=1),
+        last,
         "other-transaction",
         "other-transaction",
         "Subscription Fee",
-        -fee,
+        -_scaled(SUBSCRIPTION_FEE, sheet.currency),
     )
-    return rows, total, currency, eu
+    previous = _previous_settlement(state, seller, marketplace_id)
+    if previous is not None and Decimal(previous.reserve_held):
+        sheet.add(
+            None,
+            start,
+            "other-transaction",
+            "other-transaction",
+            "Previous Reserve Amount Balance",
+            Decimal(previous.reserve_held),
+        )
+    places = Decimal(1).scaleb(-minor_unit_exponent(sheet.currency))
+    reserve = (principal * options.reserve_rate).quantize(places, rounding=ROUND_HALF_UP)
+    if reserve:
+        sheet.add(
+            None,
+            last,
+            "other-transaction",
+            "other-transaction",
+            "Current Reserve Amount Balance",
+            -reserve,
+        )
+    if sheet.total < 0:
+        # A negative balance is charged to the seller's card (a transfer row).
+        sheet.add(
+            None, last, "other-transaction", "other-transaction", "Successful charge", -sheet.total
+        )
+    return sheet.rows, sheet.total, sheet.currency, sheet.eu, reserve
 
 
 def create_settlement(
     state: SandboxState, seller: Seller, spec: dict[str, Any], now: datetime
 ) -> Report:
-    """Scenario: close a settlement period of one marketplace and publish its report."""
+    """Scenario: close a settlement period of one marketplace and publish its report.
+
+    The period starts where the previous settlement of the marketplace ended (or 14
+    days before ``end``) unless ``start`` is given. ``SettlementOptions`` lists the rest.
+    """
     marketplace_id = spec.get("marketplace_id") or seller.marketplace_ids[0]
     if marketplace_id not in seller.marketplace_ids:
         raise invalid_input(f"seller {seller.seller_id} does not sell in {marketplace_id}")
+    options = SettlementOptions.from_spec(spec)
     end = parse_iso(spec["end"], "end") if spec.get("end") else now
-    start = parse_iso(spec["start"], "start") if spec.get("start") else end - timedelta(days=14)
+    previous = _previous_settlement(state, seller, marketplace_id)
+    if spec.get("start"):
+        start = parse_iso(spec["start"], "start")
+    elif previous is not None and previous.data_end is not None and previous.data_end < end:
+        start = previous.data_end
+    else:
+        start = end - timedelta(days=14)
     number = state.next_number()
     settlement_id = f"{10_000_000_000 + number}"
-    rows, total, currency, eu = settlement_rows(
-        state, seller, marketplace_id, start, end, settlement_id
+    rows, total, currency, eu, reserve = settlement_rows(
+        state, seller, marketplace_id, start, end, settlement_id, options
     )
     summary = [
         settlement_id,
         _fmt_time(start, eu),
         _fmt_time(end, eu),
         _fmt_time(end + timedelta(days=2), eu),
-        _fmt_amount(total, currency, eu),
+        _fmt_amount(total + options.total_offset, currency, eu),
         currency,
     ]
     summary += [""] * (len(SETTLEMENT_COLUMNS) - len(summary))
@@ -255,6 +473,7 @@ def create_settlement(
         data_start=start,
         data_end=end,
         document_id=doc.document_id,
+        reserve_held=str(reserve),
     )
     state.reports[report.report_id] = report
     state.dirty = True

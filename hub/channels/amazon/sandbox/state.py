@@ -284,6 +284,8 @@ class Report:
     data_start: datetime | None = None
     data_end: datetime | None = None
     document_id: str | None = None
+    reserve_held: str = "0"
+    """A settlement's Current Reserve Amount Balance (released by the next settlement)."""
 
 
 @dataclass
