@@ -349,7 +349,7 @@ def main() -> None:
                 else:
                     assert pg is not None
                     cpu_url = pg.url(pg.create_database("bench_cpu"))
-                cpu_rate = measure_cpu(cpu_url)
+                cpu_rate = measure_cpu(cpu_url, events=min(1000, args.events))
             finally:
                 broker.stop()
                 if pg is not None:
