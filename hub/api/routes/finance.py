@@ -43,7 +43,7 @@ def _period(now_day: date, day_from: date | None, day_to: date | None) -> querie
     try:
         return queries.Period(day_from, day_to)
     except ValueError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from err
+        raise HTTPException(422, str(err)) from err
 
 
 def _csv(kind: str, text: str) -> Response:
@@ -75,7 +75,7 @@ def ledger(
             channel=channel,
         )
     except ValueError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from err
+        raise HTTPException(422, str(err)) from err
     return {
         "from": period.day_from.isoformat(),
         "to": period.day_to.isoformat(),

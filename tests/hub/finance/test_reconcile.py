@@ -17,9 +17,11 @@ from hub.finance import queries
 from hub.finance.reconcile import (
     ExpectedOrder,
     OrderFlagCode,
+    OrderReconciliation,
     SettledLine,
     Severity,
     ShiftFlagCode,
+    ShiftReconciliation,
     ZReportFigures,
     expected_components,
     reconcile_orders,
@@ -86,11 +88,11 @@ PAID_IN_FULL = [
 ]
 
 
-def only(results: list, pk: int = 1):  # type: ignore[no-untyped-def]
+def only(results: list[OrderReconciliation], pk: int = 1) -> OrderReconciliation:
     return next(r for r in results if r.order_pk == pk)
 
 
-def codes(rec) -> list[str]:  # type: ignore[no-untyped-def]
+def codes(rec: OrderReconciliation | ShiftReconciliation) -> list[str]:
     return [str(f.code) for f in rec.flags]
 
 
@@ -150,8 +152,10 @@ def test_not_settled_is_a_discrepancy_only_after_a_settlement_closed() -> None:
     fresh = only(reconcile_orders([order()], [], settled_through=through_before))
     unshipped = only(reconcile_orders([order(shipped=None)], [], settled_through=through_after))
     cancelled = only(reconcile_orders([order(cancelled=True)], [], settled_through=through_after))
-    assert codes(late) == ["not_settled"] and late.has_discrepancy
-    assert codes(fresh) == ["awaiting_settlement"] and not fresh.has_discrepancy
+    assert codes(late) == ["not_settled"]
+    assert late.has_discrepancy
+    assert codes(fresh) == ["awaiting_settlement"]
+    assert not fresh.has_discrepancy
     assert fresh.flags[0].severity is Severity.NOTE
     assert (codes(unshipped), unshipped.outcome) == ([], "open")
     assert codes(cancelled) == []
@@ -172,7 +176,8 @@ def test_refund_unknown_order_cancelled_and_currency_mismatch() -> None:
         + [line("principal", 999, pk=None, order_id="111-9999999-9999999", settlement="S2")],
     )
     rec = only(results, 1)
-    assert codes(rec) == ["refunded"] and not rec.has_discrepancy
+    assert codes(rec) == ["refunded"]
+    assert not rec.has_discrepancy
     assert (rec.refunds_minor, rec.fees_minor, rec.net_minor) == (-1620, -90, -90)
     assert codes(only(results, 2)) == ["cancelled_settled"]
     assert codes(only(results, 3)) == ["currency_mismatch"]
@@ -194,7 +199,9 @@ def test_commission_above_the_referral_rate() -> None:
         "commission 3.00 USD is 30.0 % of 10.00 USD (referral rate 15 %)"
     )
     assert codes(only(reconcile_orders([order(total=1000)], fba_fee))) == []
-    assert codes(only(reconcile_orders([order(total=1000)], greedy, referral_rate_ppm=300_000))) == []
+    assert (
+        codes(only(reconcile_orders([order(total=1000)], greedy, referral_rate_ppm=300_000))) == []
+    )
 
 
 def test_expected_components_from_imported_lines() -> None:
@@ -255,7 +262,8 @@ def test_a_z_report_equal_to_its_sales_matches_pure() -> None:
     # float 100.00 + cash sale 13.97 - cash refund 8.99 = 104.98; counted 105.96
     assert (z.expected_cash_minor, z.over_short_minor) == (10498, 98)
     assert codes(rec) == ["cash_over"]
-    assert rec.has_discrepancy and rec.flags[0].message == "drawer over by 0.98 EUR"
+    assert rec.has_discrepancy
+    assert rec.flags[0].message == "drawer over by 0.98 EUR"
 
 
 def test_shifts_from_the_hub(sessions: sessionmaker[Session]) -> None:
@@ -296,8 +304,10 @@ def test_shifts_from_the_hub(sessions: sessionmaker[Session]) -> None:
     # expected 10000 + 1100 + 1080 = 12180; counted 12000
     assert flagged.over_short_minor == -180
     assert messages[4] == "drawer short by 180 JPY"
-    assert codes(fine) == [] and fine.outcome == "matched"
-    assert fine.synced.sales_count == 2 and fine.z.expected_cash_minor == 5540
+    assert codes(fine) == []
+    assert fine.outcome == "matched"
+    assert fine.synced.sales_count == 2
+    assert fine.z.expected_cash_minor == 5540
 
 
 def test_an_inconsistent_z_report_is_flagged() -> None:

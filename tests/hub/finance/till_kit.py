@@ -162,7 +162,7 @@ class Till:
         shift_id: str,
         opened_at: datetime,
     ) -> ShiftClosure:
-        """Close a shift with the counted drawer and queue its ``shift.closed``, as the till does."""
+        """Close a shift with the counted drawer and queue its ``shift.closed`` as the till does."""
         cur = self.policy.currency
         shift = open_shift(
             shift_id=shift_id,
