@@ -56,7 +56,7 @@ def build(path: Path, n: int) -> None:
     now = "2026-11-27T00:00:00.000000Z"
     classes = ["standard", "reduced", "zero"]
     with store.db.atomic():
-        cursor = store.db.cursor()
+        cursor = store.db.cursor()  # type: ignore[no-untyped-call]
         cursor.executemany(
             "INSERT INTO product (sku, name, price_minor, tax_class, active, catalog_version, "
             "updated_at) VALUES (?, ?, ?, ?, 1, 1, ?)",

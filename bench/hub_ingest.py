@@ -183,7 +183,7 @@ def measure_raw(args: argparse.Namespace) -> float:
     finally:
         sink.terminate()
         sink.wait(10)
-    return args.stores * args.events / (result["last"] - first)
+    return float(args.stores * args.events / (result["last"] - first))
 
 
 def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, float]:

@@ -223,7 +223,7 @@ def role_stores(args: argparse.Namespace) -> None:
         c.on_connect = on_connect
         c.on_publish = on_publish
         c.on_message = on_message
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         sim.client = c
         try:
@@ -231,7 +231,11 @@ def role_stores(args: argparse.Namespace) -> None:
         except OSError as err:
             sim.failed = f"connect: {err}"
             continue
-        sel.register(c.socket(), selectors.EVENT_READ, sim)
+        sock = c.socket()
+        if sock is None:
+            sim.failed = "no socket after connect"
+            continue
+        sel.register(sock, selectors.EVENT_READ, sim)
     connects_issued = time.time()
     deadline = time.monotonic() + args.timeout
     last_misc = time.monotonic()

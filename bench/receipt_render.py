@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from _common import add_quick, apply_defaults, figure, load_line
@@ -24,6 +25,7 @@ from escpos.printer import Dummy
 from edge_agent.devices.profiles import PROFILES, layout_profile
 from edge_agent.devices.render import EscposRenderer
 from edge_agent.domain.receipt import (
+    LayoutProfile,
     ReceiptDoc,
     ReceiptLine,
     StoreHeader,
@@ -63,6 +65,11 @@ def receipt(language: str, names: list[str], currency: str) -> ReceiptDoc:
         till_id="3",
         cashier="Anna",
     )
+
+
+def layout_and_render(renderer: EscposRenderer, doc: ReceiptDoc, lp: LayoutProfile) -> bytes:
+    """Both stages, as the print queue runs them."""
+    return renderer.render_bytes(layout_receipt(doc, lp))
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -107,11 +114,9 @@ def main() -> None:
                 f"{key}: {len(result.missing_glyphs)} characters had no font and printed as '?' "
                 "(install fonts-noto-cjk for real glyphs; the drawing cost is similar)"
             )
-        lay = timed(lambda d=doc, p=lp: layout_receipt(d, p), args.runs)
-        ren = timed(lambda c=commands, r=renderer: r.render_bytes(c), args.runs)
-        both = timed(
-            lambda d=doc, p=lp, r=renderer: r.render_bytes(layout_receipt(d, p)), args.runs
-        )
+        lay = timed(partial(layout_receipt, doc, lp), args.runs)
+        ren = timed(partial(renderer.render_bytes, commands), args.runs)
+        both = timed(partial(layout_and_render, renderer, doc, lp), args.runs)
         medians.setdefault(f"{label} {key}", both[0])
         print(
             f"{label:32} {key:18} {lay[0]:6.3f} / {lay[1]:6.3f} {ren[0]:6.3f} / {ren[1]:6.3f} "
