@@ -8,11 +8,19 @@ sandbox orders imported, shipped, settled short and imported again (test_reconci
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.channels.amazon.runner import AccountRunner
+from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
+from hub.channels.amazon.states import RoutingState, ShipmentState
+from hub.db import channels as channel_repo
+from hub.db.models_channels import MarketplaceOrder
 from hub.finance import queries
 from hub.finance.reconcile import (
     ExpectedOrder,
@@ -28,6 +36,8 @@ from hub.finance.reconcile import (
     reconcile_shift,
     totals_from_events,
 )
+from hub.finance.settlement_schedule import SettlementSchedulePolicy, SettlementWorker
+from tests.channels.amazon.conftest import CIPHER, Scenario, account_for, ago, fast_client
 from tests.hub.finance.till_kit import DAY, DE, JP, T0, Till, create_store
 
 SHIPPED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -348,3 +358,121 @@ def test_order_flag_codes_are_stable() -> None:
         "fee_above_rate",
         "no_expected_total",
     }
+
+
+# --- end to end: sandbox orders, shipped, settled short, imported, reconciled ------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """A fast-mode Amazon sandbox on 127.0.0.1 for this module."""
+    with SandboxServer(SandboxState(settings=Settings.fast_mode())) as server:
+        yield server
+
+
+def test_sandbox_orders_settled_short_are_flagged_end_to_end(
+    sandbox: SandboxServer, sessions: sessionmaker[Session]
+) -> None:
+    """GIVEN sandbox orders imported by the channel importer, two shipped from a New York
+    store (confirmed to Amazon), one shipped by FBA, one not shipped yet, WHEN Amazon
+    closes a settlement that pays one order 5.00 short and holds an order the hub never
+    imported, and the scheduled import stores it THEN reconciliation flags exactly the
+    short order (principal) and the unknown one, the others match, and the ledger books
+    the settled orders at the store that shipped them."""
+    scenario = Scenario(sandbox.url)
+    seller = scenario.add_seller(["US"])
+    sid = seller["seller_id"]
+    create_store(sessions, "s-ny", "USD", "America/New_York")
+    with sessions.begin() as session:
+        account = channel_repo.add_account(
+            session, account_for(sandbox, seller), CIPHER, now=datetime.now(UTC)
+        )
+        session.expunge(account)
+
+    def add(**spec: Any) -> str:
+        spec.setdefault("purchase_date", ago(minutes=40))
+        return str(scenario.add_orders(sid, **spec)[0]["AmazonOrderId"])
+
+    short = add(
+        items=[{"seller_sku": "AZ-MUG", "quantity": 2, "unit_price": "19.99", "item_tax": "3.20"}]
+    )
+    fine = add(
+        items=[
+            {
+                "seller_sku": "AZ-TEA",
+                "quantity": 1,
+                "unit_price": "9.50",
+                "shipping_price": "4.99",
+                "promotion_discount": "1.00",
+            }
+        ]
+    )
+    fba = add(fulfillment_channel="AFN", status="Shipped")
+    waiting = add(items=[{"seller_sku": "AZ-MUG", "quantity": 1, "unit_price": "19.99"}])
+    runner = AccountRunner(sessions, account, CIPHER, client_factory=fast_client)
+    try:
+        runner.import_orders()
+        with sessions.begin() as session:  # what routing does when the store hands over
+            for mo in session.scalars(
+                select(MarketplaceOrder).where(
+                    MarketplaceOrder.marketplace_order_id.in_([short, fine])
+                )
+            ):
+                mo.routing_state = RoutingState.HANDED_OVER.value
+                mo.routed_location = "s-ny"
+                mo.carrier_code, mo.tracking_number = "UPS", f"1Z{mo.id:06d}"
+                mo.handed_over_at = datetime.now(UTC) - timedelta(minutes=5)
+                mo.shipment_state = ShipmentState.PENDING.value
+        assert runner.confirm_shipments() == 2
+    finally:
+        runner.close()
+    stranger = add(fulfillment_channel="AFN", status="Shipped")  # never imported by the hub
+    scenario.call("POST", f"/sellers/{sid}/settlements", {"short_pay": {short: "5.00"}})
+    worker = SettlementWorker(
+        sessions,
+        CIPHER,
+        worker_id="hub-e2e",
+        policy=SettlementSchedulePolicy(interval_s=3600.0),
+        client_factory=fast_client,
+    )
+    try:
+        (run,) = worker.run_once()
+    finally:
+        worker.stop()
+    assert run.ok, run
+    assert len(run.imported) == 1
+
+    today = datetime.now(UTC).date()
+    period = queries.Period(today - timedelta(days=1), today)
+    with sessions() as session:
+        results = {
+            r.marketplace_order_id: r for r in queries.order_reconciliations(session, period)
+        }
+        ledger = queries.ledger(session, period, group_by=("store", "channel"))
+    assert {k: r.outcome for k, r in results.items()} == {
+        short: "short_paid",
+        stranger: "unknown_order",
+        fine: "matched",
+        fba: "matched",
+        waiting: "open",
+    }
+    flagged = results[short]
+    assert (flagged.expected_minor, flagged.charged_minor, flagged.difference_minor) == (
+        4318,
+        3818,
+        -500,
+    )
+    assert "principal short by 5.00 USD" in flagged.flags[0].message
+    assert flagged.store_id == "s-ny"
+    assert flagged.fees_minor < 0
+    matched = results[fine]
+    assert matched.settled_components == {"principal": 950, "shipping": 499, "promotion": -100}
+    assert matched.expected_minor == matched.charged_minor == 1349
+    assert results[fba].store_id == "fba"
+    assert [r.has_discrepancy for r in results.values()].count(True) == 2
+    rows = {(r.store_id, r.channel): r for r in ledger}
+    ny = rows[("s-ny", "amazon")]
+    assert (ny.gross, ny.discounts, ny.tax) == (3818 + 1449, 100, 320)
+    assert ny.fees == -(flagged.fees_minor + matched.fees_minor)
+    assert ("fba", "amazon") in rows
+    assert rows[("", "amazon")].fees > 0, "account-level fees and the unknown order's"
