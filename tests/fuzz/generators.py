@@ -49,9 +49,11 @@ AT = "2026-11-27T09:30:00.000Z"
 SKUS = ("SKU-A", "SKU-B", "SKU-C", "SKU-D")
 INT64_MAX = 2**63 - 1
 
-# Text that a till or an operator could type: any Unicode scalar value (no lone surrogates).
-text = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
-ids = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+# Text that a till or an operator could type: Unicode scalar values (no lone surrogates),
+# from a fixed alphabet of the awkward ones (cheaper to draw than any code point).
+_ALPHABET = list('aZ09 -_.,;:/\\"\'{}[]\x00\x1f\x7féßø€中文😀\u200b\ufeff\U0010ffff')
+text = st.text(alphabet=_ALPHABET, max_size=12)
+ids = st.text(alphabet=_ALPHABET, min_size=1, max_size=12)
 small_qty = st.integers(min_value=1, max_value=9)
 
 
@@ -390,7 +392,7 @@ def broken_payload(draw: DrawFn, payload: bytes) -> Broken:
     if kind == "top_level":
         return Broken(draw(st.sampled_from(_WRONG_TOP_LEVEL)), "invalid_json")
     # Over the 256 KiB limit by a little or a lot; refused before it is parsed.
-    over = draw(st.sampled_from([1, 2, 4096, MAX_PAYLOAD_BYTES]))
+    over = draw(st.sampled_from([1, 2, 4096]))
     return Broken(payload + b" " * (MAX_PAYLOAD_BYTES - len(payload) + over), "too_large")
 
 
