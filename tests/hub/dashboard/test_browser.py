@@ -230,6 +230,7 @@ def test_live_store_offline_alarm_acknowledge_export_and_roles(
         "06-channels": "/dashboard/channels",
         "07-alarms": "/dashboard/alarms",
         "08-reports": "/dashboard/reports",
+        "08b-finance": "/dashboard/finance",
         "09-dead-letters": "/dashboard/dead-letters",
         "10-users": "/dashboard/admin/users",
         "11-audit": "/dashboard/admin/audit",
