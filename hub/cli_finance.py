@@ -216,7 +216,7 @@ def fetch_command(config_file: Path | None, database_url: str | None, account: s
         click.echo(
             f"{row.name}: {run.reports_seen} settlement report(s) listed, "
             f"{len(run.imported)} imported, {len(run.already) + run.skipped} already there, "
-            f"{len(run.failed)} failed"
+            f"{run.elsewhere} of other marketplaces, {len(run.failed)} failed"
         )
         for settlement_id in run.imported:
             click.echo(f"  imported {settlement_id}")

@@ -69,6 +69,9 @@ KNOWN_COLUMNS: Final = (
 )
 
 
+_KNOWN: Final = frozenset(KNOWN_COLUMNS)
+
+
 class Kind(enum.StrEnum):
     """What a settlement row is about (``settlement_lines.kind``)."""
 
@@ -516,23 +519,24 @@ def _header(first_line: str) -> tuple[list[str], dict[str, int]]:
 
 
 class _Row:
-    """One data row, read by column name."""
+    """One data row, read by column name (known columns only, stripped once)."""
 
-    __slots__ = ("fields", "index", "line")
+    __slots__ = ("line", "values")
 
     def __init__(self, fields: Sequence[str], index: Mapping[str, int], line: int) -> None:
-        self.fields = fields
-        self.index = index
+        count = len(fields)
+        self.values = {
+            name: fields[pos].strip() if pos < count else ""
+            for name, pos in index.items()
+            if name in _KNOWN
+        }
         self.line = line
 
     def get(self, name: str) -> str:
-        pos = self.index.get(name)
-        if pos is None or pos >= len(self.fields):
-            return ""
-        return self.fields[pos].strip()
+        return self.values.get(name, "")
 
     def opt(self, name: str) -> str | None:
-        return self.get(name) or None
+        return self.values.get(name) or None
 
 
 def parse_settlement(data: bytes | str, *, charset: str | None = None) -> ParsedSettlement:

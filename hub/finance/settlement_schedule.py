@@ -45,10 +45,11 @@ from hub.finance.importer import (
     SOURCE_REPORTS_API,
     ImportOutcome,
     SettlementImportError,
-    import_document,
+    document_sha256,
+    import_settlement,
     link_pending_lines,
 )
-from hub.finance.settlement import REPORT_TYPE, SettlementParseError
+from hub.finance.settlement import REPORT_TYPE, SettlementParseError, parse_settlement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class AccountRun:
     already: list[str] = field(default_factory=list)
     skipped: int = 0
     """Reports whose document was stored before (not downloaded again)."""
+    elsewhere: int = 0
+    """Reports of marketplaces the account does not sell in (another account's)."""
     mismatched: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     """(report id, reason) of reports that could not be fetched or imported."""
@@ -121,9 +124,15 @@ def fetch_settlements(
     now: datetime,
     policy: SettlementSchedulePolicy | None = None,
 ) -> AccountRun:
-    """One run for one account: list new settlement reports, fetch and import each."""
+    """One run for one account: list new settlement reports, fetch and import each.
+
+    Amazon lists every settlement of the selling partner whatever marketplace is asked
+    for; a report (or, once downloaded, a file) of a marketplace the account does not
+    sell in belongs to another account of the same seller and is left to it.
+    """
     policy = policy or SettlementSchedulePolicy()
     run = AccountRun(account_name)
+    mine = set(client.account.marketplace_ids)
     with sessions() as session:
         state = session.get(SettlementImportState, account_id)
         since = state.checkpoint if state is not None and state.checkpoint else None
@@ -161,20 +170,28 @@ def fetch_settlements(
         newest = max(newest or created, created)
         if status != "DONE":
             continue  # FATAL/CANCELLED settlement reports hold nothing to import
+        listed_for = set(report.get("marketplaceIds") or ())
+        if listed_for and mine and not listed_for & mine:
+            run.elsewhere += 1
+            continue
         if document_id in stored:
             run.skipped += 1
             continue
         try:
             content, charset = client.get_report_content(str(document_id))
+            parsed = parse_settlement(content, charset=charset)
+            if parsed.marketplace_id and mine and parsed.marketplace_id not in mine:
+                run.elsewhere += 1
+                continue
             with sessions.begin() as session:
-                result = import_document(
+                result = import_settlement(
                     session,
-                    content,
+                    parsed,
+                    sha256=document_sha256(content),
                     source=SOURCE_REPORTS_API,
                     source_name=str(document_id),
                     account_id=account_id,
                     now=now,
-                    charset=charset,
                 )
         except (AmazonChannelError, SettlementParseError, SettlementImportError) as err:
             reason = f"report {report_id} ({document_id}): {err}"

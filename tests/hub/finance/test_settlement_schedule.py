@@ -325,3 +325,38 @@ def test_a_failed_download_is_retried_and_alarmed(
         alarm = session.scalars(select(Alarm).where(Alarm.kind == ALARM_IMPORT)).one()
         assert alarm.status == "cleared"
         assert session.scalar(select(func.count()).select_from(Settlement)) == 1
+
+
+def test_each_account_takes_its_own_marketplaces(
+    sandbox: SandboxServer,
+    scenario: Scenario,
+    sessions: sessionmaker[Session],
+    workers: list[SettlementWorker],
+) -> None:
+    """GIVEN one seller with an NA and an EU account WHEN both list every settlement of the
+    seller THEN each imports its own marketplaces' (the German one in cp1252, decimal comma)."""
+    seller = scenario.add_seller(["US", "DE"])
+    sid = seller["seller_id"]
+    shipped_afn(scenario, sid, "US")
+    de_order = shipped_afn(scenario, sid, "DE", unit_price="1234.50")
+    close_settlement(scenario, sid, marketplace="US")
+    close_settlement(scenario, sid, marketplace="DE")
+    na = add_account(sessions, sandbox, seller)
+    eu_seller = {**seller, "marketplace_ids": ["A1PA6795UKMFR9"]}
+    with sessions.begin() as session:
+        eu_account = account_for(sandbox, eu_seller, name=f"{na.name}-eu")
+        eu_id = channel_repo.add_account(session, eu_account, CIPHER, now=datetime.now(UTC)).id
+    runs = {run.account: run for run in workers[0].tick()}
+    assert set(runs) == {na.name, f"{na.name}-eu"}
+    for run in runs.values():
+        assert run.ok, run
+        assert (len(run.imported), run.elsewhere) == (1, 1)
+    with sessions() as session:
+        owners = dict(session.execute(select(Settlement.currency, Settlement.account_id)).all())
+    assert owners == {"USD": na.id, "EUR": eu_id}
+    principal = [
+        ln.amount_minor
+        for ln in lines_of(sessions, runs[f"{na.name}-eu"].imported[0])
+        if ln.order_id == de_order and ln.component == "principal"
+    ]
+    assert principal == [246900]  # "2469,00" in the Windows-1252 file
