@@ -51,7 +51,7 @@ INT64_MAX = 2**63 - 1
 
 # Text that a till or an operator could type: Unicode scalar values (no lone surrogates),
 # from a fixed alphabet of the awkward ones (cheaper to draw than any code point).
-_ALPHABET = list('aZ09 -_.,;:/\\"\'{}[]\x00\x1f\x7féßø€中文😀\u200b\ufeff\U0010ffff')
+_ALPHABET = list("aZ09 -_.,;:/\\\"'{}[]\x00\x1f\x7féßø€中文😀\u200b\ufeff\U0010ffff")
 text = st.text(alphabet=_ALPHABET, max_size=12)
 ids = st.text(alphabet=_ALPHABET, min_size=1, max_size=12)
 small_qty = st.integers(min_value=1, max_value=9)
@@ -324,7 +324,9 @@ def broken_envelope(draw: DrawFn, envelope: dict[str, Any], other_store: str) ->
         version = draw(st.sampled_from([2, 3, 99, 2**70]))
         return Broken(_with(envelope, v=version), "unsupported_version")
     if kind == "unknown_type":
-        name = draw(st.sampled_from(["sale.exploded", "stock.teleported", "x", "order." + "z" * 50]))
+        name = draw(
+            st.sampled_from(["sale.exploded", "stock.teleported", "x", "order." + "z" * 50])
+        )
         return Broken(_with(envelope, type=name), "unknown_type")
     if kind == "mismatch":
         return Broken(_with(envelope, store=other_store), "store_mismatch")
@@ -383,7 +385,9 @@ def broken_payload(draw: DrawFn, payload: bytes) -> Broken:
         return Broken(payload[: draw(st.integers(0, len(payload) - 1))], "invalid_json")
     if kind == "utf8":
         at = draw(st.integers(0, len(payload)))
-        return Broken(payload[:at] + draw(st.sampled_from(_INVALID_UTF8)) + payload[at:], "invalid_json")
+        return Broken(
+            payload[:at] + draw(st.sampled_from(_INVALID_UTF8)) + payload[at:], "invalid_json"
+        )
     if kind == "not_json":
         garbage = draw(st.sampled_from(_NOT_JSON))
         if garbage == b"" or draw(st.booleans()):

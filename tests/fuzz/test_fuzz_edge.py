@@ -186,8 +186,10 @@ def broken_down(draw: Any, channel: str, message: dict[str, Any]) -> tuple[str, 
         broken = draw(gen.broken_payload(gen.dumps(message)))
         return topic, broken.value, broken.reason
     if kind == "version":
-        return topic, gen.dumps({**message, "v": draw(st.sampled_from([0, "1", None]))}), (
-            "invalid_message"
+        return (
+            topic,
+            gen.dumps({**message, "v": draw(st.sampled_from([0, "1", None]))}),
+            ("invalid_message"),
         )
     if kind == "future":
         return topic, gen.dumps({**message, "v": 2}), "unsupported_version"
@@ -215,8 +217,10 @@ def broken_down(draw: Any, channel: str, message: dict[str, Any]) -> tuple[str, 
         if channel == "orders":
             value = [{"sku": "SKU-A", "name": "x", "qty": -1}]
         elif channel == "cmd":
-            return topic, gen.dumps({**message, "kind": "resend_from", "args": {}}), (
-                "invalid_message"
+            return (
+                topic,
+                gen.dumps({**message, "kind": "resend_from", "args": {}}),
+                ("invalid_message"),
             )
         return topic, gen.dumps({**message, numeric: value}), "invalid_message"
     if kind == "surrogate":
@@ -250,7 +254,7 @@ def edge_verdict(topic: str, payload: bytes) -> str | None:
 
 
 @settings(
-    max_examples=gen.examples(60),
+    max_examples=gen.examples(120),
     deadline=None,
     derandomize=True,
     database=None,
@@ -367,20 +371,21 @@ def test_edge_inbound_takes_fuzzed_payloads(edge: Edge, data: st.DataObject) -> 
                 # price and name stay as they were when it arrived: not checked
                 expected[sku] = (message["version"], False, -1, "")
     products = {
-        p.sku: (p.catalog_version, bool(p.active), p.price_minor, p.name)
-        for p in Product.select()
+        p.sku: (p.catalog_version, bool(p.active), p.price_minor, p.name) for p in Product.select()
     }
     assert {
         sku: row if expected.get(sku, (0, 0, 0))[2] != -1 else (*row[:2], -1, "")
         for sku, row in products.items()
     } == expected
-    assert store.catalog.version() == max(m["version"] for c, m in good + [("catalog", snapshot)] if c == "catalog")
+    assert store.catalog.version() == max(
+        m["version"] for c, m in good + [("catalog", snapshot)] if c == "catalog"
+    )
     # orders: a cancelled order is cancelled whatever the order of arrival; the others
     # reserve their lines once
     statuses = {row.order_id: row.status for row in RoutedOrder.select()}
     assert statuses == {
-        **{oid: "routed" for oid in order_ids},
-        **{oid: "cancelled" for oid in cancelled},
+        **dict.fromkeys(order_ids, "routed"),
+        **dict.fromkeys(cancelled, "cancelled"),
     }
     reserved: Counter[str] = Counter()
     for channel, message in good:
@@ -390,9 +395,7 @@ def test_edge_inbound_takes_fuzzed_payloads(edge: Edge, data: st.DataObject) -> 
                     reserved[line["sku"]] += line["qty"]
     assert {s.sku: s.reserved for s in Stock.select() if s.reserved} == dict(reserved)
     # hooks: every ack delivery reached the outbox; commands once per id
-    ack_deliveries = sum(
-        1 for t, _, r in deliveries if r is None and t.endswith("/down/ack")
-    )
+    ack_deliveries = sum(1 for t, _, r in deliveries if r is None and t.endswith("/down/ack"))
     assert len(calls.acks) >= ack_deliveries
     resends = sorted(m["args"]["seq"] for c, m in good if c == "cmd" and m["kind"] == "resend_from")
     assert sorted(calls.resends)[: len(resends)] == resends or set(resends) <= set(calls.resends)

@@ -164,9 +164,7 @@ def plan_example(data: st.DataObject, store: str, good: list[dict[str, Any]]) ->
             plan.add(topics.up_events(UNKNOWN), gen.dumps(moved), *["unknown_store"] * len(chunk))
         elif kind == "inactive":
             moved = _retarget(chunk, INACTIVE)
-            plan.add(
-                topics.up_events(INACTIVE), gen.dumps(moved), *["store_inactive"] * len(chunk)
-            )
+            plan.add(topics.up_events(INACTIVE), gen.dumps(moved), *["store_inactive"] * len(chunk))
         else:
             topic = draw(st.sampled_from(BAD_TOPICS)).format(s=store)
             plan.add(topic, gen.dumps(chunk), "invalid_topic", whole=True)
@@ -181,7 +179,9 @@ def plan_example(data: st.DataObject, store: str, good: list[dict[str, Any]]) ->
             plan.add(topic, gen.dumps({**birth, "v": 2}), "unsupported_version")
         elif kind == "missing":
             name = draw(st.sampled_from(["bdSeq", "online", "at", "store"]))
-            plan.add(topic, gen.dumps({k: v for k, v in birth.items() if k != name}), "invalid_message")
+            plan.add(
+                topic, gen.dumps({k: v for k, v in birth.items() if k != name}), "invalid_message"
+            )
         elif kind == "negative":
             name = draw(st.sampled_from(["bdSeq", "outbox_depth", "last_seq"]))
             plan.add(topic, gen.dumps({**birth, name: -1}), "invalid_message")
