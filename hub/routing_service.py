@@ -54,6 +54,7 @@ from hub.db.util import for_update
 from hub.domain.business_day import business_day, day_bounds_utc
 from hub.domain.downlink import AckKey, DownKind
 from hub.domain.geo import PostalCodeTable
+from hub.domain.parts import ItemLine, Part, package_items, progress, remaining
 from hub.domain.reservations import Reservation, ReservationState, check_walk_in_sale
 from hub.domain.routing import (
     DEFAULT_RULES_MAPPING,
@@ -78,7 +79,11 @@ ALARM_KIND = "unroutable_order"
 DEFAULT_ACCEPT_TIMEOUT_S = 900.0
 DEFAULT_BATCH_ORDERS = 50
 _RULE_KEYS = ("rules", "manual_review_over", "hold_on_risk_flags", "explain_top")
-_SERVICE_KEYS = frozenset({"accept_timeout_s", "batch_orders", "default_currency"})
+_SERVICE_KEYS = frozenset({"accept_timeout_s", "batch_orders", "default_currency", "allow_split"})
+BY_PACKAGE = "by_package"
+"""``marketplace_orders.shipment_state`` of a split order: confirmed package by package,
+each package's state on its ``routing_assignments`` row (the channel's order-level
+confirmation leaves it alone)."""
 
 Clock = Callable[[], datetime]
 
@@ -110,6 +115,7 @@ class RoutingSettings:
     batch_orders: int = DEFAULT_BATCH_ORDERS
     default_currency: str = "EUR"
     rules_mapping: Mapping[str, Any] = field(default_factory=dict)
+    allow_split: bool = True
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> RoutingSettings:
@@ -130,12 +136,16 @@ class RoutingSettings:
         batch = data.get("batch_orders", DEFAULT_BATCH_ORDERS)
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise RoutingConfigError("routing.batch_orders: a positive integer")
+        allow_split = data.get("allow_split", True)
+        if not isinstance(allow_split, bool):
+            raise RoutingConfigError("routing.allow_split: true or false")
         return cls(
             rules=rules,
             accept_timeout=timedelta(seconds=float(timeout)),
             batch_orders=batch,
             default_currency=str(data.get("default_currency", "EUR")),
             rules_mapping=rules_to_mapping(rules),
+            allow_split=allow_split,
         )
 
 
@@ -149,6 +159,7 @@ class RoundReport:
     routed: int = 0
     held: int = 0
     unroutable: int = 0
+    split: int = 0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -290,16 +301,63 @@ def _back_to_route(
     order = find_order(session, assignment.order_id, lock=True)
     if order is None:
         return
-    if (
-        order.routing_state == RoutingState.ROUTED.value
-        and order.routed_location == assignment.location_id
-    ):
+    if order.routing_state == RoutingState.ROUTED.value:
+        # Only this part goes back: the order's other parts stay where they are.
         _set_state(
             order,
             RoutingState.TO_ROUTE,
             now=now,
             note=f"{assignment.location_id}: {reason}; routing again",
         )
+
+
+# --------------------------------------------------------------------------- parts of an order
+
+
+def part_lines(session: Session, assignment: RoutingAssignment) -> dict[str, int]:
+    """SKU -> units this assignment ships (its reservations for rows older than ``lines``)."""
+    if assignment.lines is not None:
+        out: dict[str, int] = defaultdict(int)
+        for line in assignment.lines:
+            out[str(line["sku"])] += int(line["qty"])
+        return dict(out)
+    rows = session.execute(
+        select(OrderReservation.sku, OrderReservation.qty).where(
+            OrderReservation.order_id == assignment.order_id,
+            OrderReservation.location_id == assignment.location_id,
+        )
+    ).all()
+    return {str(sku): int(qty) for sku, qty in rows}
+
+
+def _live_parts(assignments: Iterable[RoutingAssignment]) -> list[RoutingAssignment]:
+    return [a for a in assignments if a.state != AssignmentState.RELEASED.value]
+
+
+def _parts(session: Session, assignments: Iterable[RoutingAssignment]) -> list[Part]:
+    return [Part(a.location_id, part_lines(session, a), a.state) for a in assignments]
+
+
+def _ordered_shipped(
+    lines: Sequence[MarketplaceOrderLine],
+) -> tuple[dict[str, int], dict[str, int]]:
+    ordered: dict[str, int] = defaultdict(int)
+    shipped: dict[str, int] = defaultdict(int)
+    for ln in lines:
+        if ln.canonical_sku is not None:
+            ordered[str(ln.canonical_sku)] += ln.qty
+            shipped[str(ln.canonical_sku)] += ln.qty_shipped
+    return ordered, shipped
+
+
+def remaining_demand(
+    session: Session,
+    lines: Sequence[MarketplaceOrderLine],
+    assignments: Sequence[RoutingAssignment],
+) -> dict[str, int]:
+    """Units per SKU no live part of the order holds yet (``hub.domain.parts.remaining``)."""
+    ordered, shipped = _ordered_shipped(lines)
+    return remaining(ordered, shipped, _parts(session, assignments))
 
 
 # --------------------------------------------------------------------------- candidates
@@ -488,8 +546,31 @@ def route_one(
     trigger = trigger or _trigger_for(history)
     excluded = sorted({a.location_id for a in history})
     rules_map = settings.rules_mapping or rules_to_mapping(settings.rules)
-    unmapped = sorted({ln.seller_sku for ln in lines if ln.canonical_sku is None})
-    wanted = [(ln, ln.qty - ln.qty_shipped) for ln in lines if ln.qty - ln.qty_shipped > 0]
+    unmapped = sorted(
+        {ln.seller_sku for ln in lines if ln.canonical_sku is None and ln.qty > ln.qty_shipped}
+    )
+    # Only what no live part holds: a re-routed part of a split order is just its lines.
+    wanted = remaining_demand(session, lines, history)
+    live = _live_parts(history)
+    if not unmapped and not wanted and live:
+        summary = "nothing left to route: " + ", ".join(
+            f"{a.location_id} ({a.state})" for a in live
+        )
+        row = _store_decision(
+            session,
+            order,
+            trigger=trigger,
+            outcome=Outcome.ROUTED.value,
+            location_id=live[0].location_id,
+            rule=None,
+            summary=summary,
+            excluded=excluded,
+            explanation={"outcome": Outcome.ROUTED.value, "summary": summary, "rules": []},
+            rules=rules_map,
+            now=now,
+        )
+        refresh_split_order(session, order, now=now)
+        return row
     if unmapped or not wanted:
         summary = (
             f"seller SKU(s) {', '.join(unmapped)} not mapped to a product"
@@ -518,10 +599,10 @@ def route_one(
     to_route = OrderToRoute(
         order_id=order_id,
         channel=channel,
-        lines=tuple(RouteLine(str(ln.canonical_sku), qty) for ln, qty in wanted),
+        lines=tuple(RouteLine(sku, qty) for sku, qty in sorted(wanted.items())),
         ship_to=ShipTo(order.ship_to_country or "", order.ship_to_postal_code or ""),
         value=Money(int(order.total_minor or 0), currency),
-        allow_split=False,
+        allow_split=settings.allow_split,
     )
     skus = sorted(to_route.demand)
     candidates = load_candidates(session, skus, allowed=allowed, now=now)
@@ -534,9 +615,10 @@ def route_one(
         skip_review=skip_review,
     )
     outcome = decision.outcome
-    if outcome is Outcome.SPLIT:  # never with allow_split=False; kept safe regardless
+    if outcome is Outcome.SPLIT and not settings.allow_split:  # the engine never does this
         outcome = Outcome.UNROUTABLE
-    location = decision.assignments[0].location_id if outcome is Outcome.ROUTED else None
+    parts = decision.assignments if outcome in (Outcome.ROUTED, Outcome.SPLIT) else ()
+    location = parts[0].location_id if parts else None
     row = _store_decision(
         session,
         order,
@@ -551,49 +633,25 @@ def route_one(
         now=now,
     )
     review = session.get(RoutingReview, order_id)
-    if outcome is Outcome.ROUTED and location is not None:
-        names = {ln.canonical_sku: (ln.title or str(ln.canonical_sku)) for ln, _ in wanted}
-        message = OrderMessage(
-            id=uuid.uuid4(),
-            store=location,
-            kind="routed",
-            order_id=order_id,
-            channel=channel,
-            marketplace_order_id=order.marketplace_order_id,
-            ship_by=order.ship_by_at,
-            lines=[
-                OrderLine(sku=sku, name=names.get(sku, sku)[:200], qty=qty)
-                for sku, qty in decision.assignments[0].lines
-            ],
-            ship_to={
-                "country": order.ship_to_country,
-                "postal_code": order.ship_to_postal_code,
-                "city": order.ship_to_city,
-            },
-            note=order.ship_service_level or None,
-            at=now,
-        )
-        route_order(session, message, now=now)
-        session.add(
-            RoutingAssignment(
-                order_id=order_id,
-                location_id=location,
-                marketplace_order_pk=order.id,
-                decision_id=row.id,
-                state=AssignmentState.ROUTED.value,
-                note="",
-                routed_at=now,
-                accept_by=now + settings.accept_timeout,
-                updated_at=now,
+    if parts and location is not None:
+        names = {
+            str(ln.canonical_sku): (ln.title or str(ln.canonical_sku))
+            for ln in lines
+            if ln.canonical_sku is not None
+        }
+        for part in parts:
+            _send_part(
+                session, order, part.location_id, part.lines, names, channel, row, settings, now=now
             )
-        )
         order.routed_location = location
         _set_state(order, RoutingState.ROUTED, now=now, note=decision.summary)
         if review is not None and review.state == ReviewState.PENDING.value:
             review.state = ReviewState.APPROVED.value
             review.decided_at = review.decided_at or now
         alarms.clear_alarm(session, kind=ALARM_KIND, key=order_id, now=now)
-        _LOGGER.info("order %s routed to %s (%s)", order_id, location, trigger)
+        _LOGGER.info(
+            "order %s routed to %s (%s)", order_id, ", ".join(p.location_id for p in parts), trigger
+        )
     elif outcome is Outcome.MANUAL_REVIEW:
         _set_state(order, RoutingState.MANUAL_REVIEW, now=now, note=decision.summary)
         if review is None:
@@ -611,6 +669,57 @@ def route_one(
         _unroutable(session, order, decision.summary, now=now)
     session.flush()
     return row
+
+
+def _send_part(
+    session: Session,
+    order: MarketplaceOrder,
+    location_id: str,
+    lines: Sequence[tuple[str, int]],
+    names: Mapping[str, str],
+    channel: str,
+    decision: RoutingDecisionRow,
+    settings: RoutingSettings,
+    *,
+    now: datetime,
+) -> RoutingAssignment:
+    """Reserve one part (the whole order, or its lines at one location) and queue its message."""
+    order_id = order.marketplace_order_id
+    message = OrderMessage(
+        id=uuid.uuid4(),
+        store=location_id,
+        kind="routed",
+        order_id=order_id,
+        channel=channel,
+        marketplace_order_id=order.marketplace_order_id,
+        ship_by=order.ship_by_at,
+        lines=[OrderLine(sku=sku, name=names.get(sku, sku)[:200], qty=qty) for sku, qty in lines],
+        ship_to={
+            "country": order.ship_to_country,
+            "postal_code": order.ship_to_postal_code,
+            "city": order.ship_to_city,
+        },
+        note=order.ship_service_level or None,
+        at=now,
+    )
+    route_order(session, message, now=now)
+    assignment = RoutingAssignment(
+        order_id=order_id,
+        location_id=location_id,
+        marketplace_order_pk=order.id,
+        decision_id=decision.id,
+        state=AssignmentState.ROUTED.value,
+        note="",
+        routed_at=now,
+        accept_by=now + settings.accept_timeout,
+        updated_at=now,
+        lines=[{"sku": sku, "qty": qty} for sku, qty in lines],
+        shipment_state="none",
+        shipment_attempts=0,
+        shipment_error="",
+    )
+    session.add(assignment)
+    return assignment
 
 
 # --------------------------------------------------------------------------- store events
@@ -697,6 +806,7 @@ def _on_handed_over(
 ) -> None:
     order_id = assignment.order_id
     late = assignment.state == AssignmentState.RELEASED.value
+    released_at = assignment.released_at
     if assignment.state == AssignmentState.HANDED_OVER.value:
         return
     assignment.state = AssignmentState.HANDED_OVER.value
@@ -712,10 +822,14 @@ def _on_handed_over(
             event.store_id,
         )
         return
+    history = _assignments(session, order_id)
     if late:
-        # The parcel left after we moved the order on: cancel the re-routed copy.
-        for other in _assignments(session, order_id):
-            if other.location_id != assignment.location_id:
+        # The parcel left after we moved this part on: cancel the re-routed copy (the
+        # parts routed since), not the order's other parts.
+        for other in history:
+            if other.location_id != assignment.location_id and (
+                released_at is None or other.routed_at >= released_at
+            ):
                 release_assignment(
                     session, other, Trigger.SHIPPED_ELSEWHERE, now=now, notify_store=True
                 )
@@ -724,28 +838,89 @@ def _on_handed_over(
             order_id,
             event.store_id,
         )
+    handed: dict[str, int] = defaultdict(int)
+    for line in event.body.get("lines", []):
+        handed[str(line["sku"])] += int(line["qty"])
+    if not handed:
+        handed.update(part_lines(session, assignment))
+    carrier = str(event.body.get("carrier", ""))[:64]
+    tracking = str(event.body.get("tracking_number", ""))[:64]
+    order_lines = list(
+        session.scalars(
+            select(MarketplaceOrderLine)
+            .where(MarketplaceOrderLine.order_id == order.id)
+            .order_by(MarketplaceOrderLine.id)
+        )
+    )
+    if _ships_whole_order(session, assignment, history, order_lines):
+        _hand_over_whole(
+            session, order, assignment, order_lines, handed, carrier, tracking, event, now=now
+        )
+        return
+    # One package of a split order: confirmed on its own (confirm_due_packages).
+    others = [a for a in history if a is not assignment and a.package_items is not None]
+    assignment.carrier = carrier
+    assignment.tracking_number = tracking
+    assignment.package_ref = str(1 + max((int(a.package_ref or 0) for a in others), default=0))
+    assignment.package_items = _package_items(order_lines, handed, others)
+    assignment.shipment_state = ShipmentState.PENDING.value
+    assignment.shipment_next_at = now
+    assignment.shipment_error = ""
+    _LOGGER.info(
+        "order %s: package %s handed over at %s (%s %s)",
+        order_id,
+        assignment.package_ref,
+        assignment.location_id,
+        carrier,
+        tracking,
+    )
+    refresh_split_order(session, order, now=now)
+
+
+def _ships_whole_order(
+    session: Session,
+    assignment: RoutingAssignment,
+    history: Sequence[RoutingAssignment],
+    order_lines: Sequence[MarketplaceOrderLine],
+) -> bool:
+    """True when this location ships every unshipped unit and no other package left before."""
+    if any(a is not assignment and a.state == AssignmentState.HANDED_OVER.value for a in history):
+        return False
+    mine = part_lines(session, assignment)
+    unshipped: dict[str, int] = defaultdict(int)
+    for ln in order_lines:
+        unshipped[str(ln.canonical_sku)] += ln.qty - ln.qty_shipped
+    return all(mine.get(sku, 0) >= qty for sku, qty in unshipped.items() if qty > 0)
+
+
+def _hand_over_whole(
+    session: Session,
+    order: MarketplaceOrder,
+    assignment: RoutingAssignment,
+    order_lines: Sequence[MarketplaceOrderLine],
+    handed: dict[str, int],
+    carrier: str,
+    tracking: str,
+    event: StoreEvent,
+    *,
+    now: datetime,
+) -> None:
+    """The whole order left in one parcel: the channel confirms it at order level."""
+    order_id = order.marketplace_order_id
     review = session.get(RoutingReview, order_id)
     if review is not None and review.state == ReviewState.PENDING.value:
         review.state = ReviewState.CANCELLED.value
         review.decided_at = now
         review.note = "shipped by the store"
     alarms.clear_alarm(session, kind=ALARM_KIND, key=order_id, now=now)
-    handed: dict[str, int] = defaultdict(int)
-    for line in event.body.get("lines", []):
-        handed[str(line["sku"])] += int(line["qty"])
-    for line in session.scalars(
-        select(MarketplaceOrderLine)
-        .where(MarketplaceOrderLine.order_id == order.id)
-        .order_by(MarketplaceOrderLine.id)
-    ):
+    for line in order_lines:
         due = line.qty - line.qty_shipped
         take = min(due, handed.get(str(line.canonical_sku), 0))
         handed[str(line.canonical_sku)] -= take
         line.qty_handed_over = None if take == due else take
-    carrier = str(event.body.get("carrier", ""))[:64]
     order.carrier_code = carrier
     order.carrier_name = carrier
-    order.tracking_number = str(event.body.get("tracking_number", ""))[:64]
+    order.tracking_number = tracking
     order.handed_over_at = event.at
     order.routed_location = assignment.location_id
     order.shipment_state = ShipmentState.PENDING.value
@@ -757,6 +932,195 @@ def _on_handed_over(
         note=f"handed over at {assignment.location_id} to {carrier}",
     )
     _LOGGER.info("order %s handed over at %s", order_id, assignment.location_id)
+
+
+def _package_items(
+    order_lines: Sequence[MarketplaceOrderLine],
+    handed: Mapping[str, int],
+    others: Sequence[RoutingAssignment],
+) -> list[dict[str, Any]]:
+    """The order items in one package (``hub.domain.parts.package_items``)."""
+    packed: dict[str, int] = defaultdict(int)
+    for other in others:
+        for item in other.package_items or []:
+            packed[str(item["order_item_id"])] += int(item["quantity"])
+    items = [
+        ItemLine(ln.order_item_id, str(ln.canonical_sku), ln.qty, ln.qty_shipped)
+        for ln in order_lines
+    ]
+    return [
+        {"order_item_id": item_id, "quantity": qty}
+        for item_id, qty in package_items(items, handed, packed)
+    ]
+
+
+def refresh_split_order(session: Session, order: MarketplaceOrder, *, now: datetime) -> None:
+    """A split order's state from its parts: handed over when every package has left."""
+    if order.routing_state in (RoutingState.CANCELLED.value, RoutingState.CONFIRMED.value):
+        return
+    history = _assignments(session, order.marketplace_order_id)
+    live = _live_parts(history)
+    if not live:
+        return
+    order_lines = list(
+        session.scalars(
+            select(MarketplaceOrderLine).where(MarketplaceOrderLine.order_id == order.id)
+        )
+    )
+    ordered, shipped = _ordered_shipped(order_lines)
+    state = progress(ordered, shipped, _parts(session, history))
+    left = state.left
+    handed = [a for a in live if a.state == AssignmentState.HANDED_OVER.value]
+    parts = ", ".join(f"{a.location_id} {a.state}" for a in live)
+    if not state.all_gone:
+        note = f"{len(handed)} of {len(live)} part(s) handed over ({parts})"
+        if left:
+            note += "; still to route: " + ", ".join(f"{q} x {s}" for s, q in sorted(left.items()))
+        elif order.routing_state in (RoutingState.TO_ROUTE.value, RoutingState.UNROUTABLE.value):
+            _set_state(order, RoutingState.ROUTED, now=now, note=note)
+            return
+        order.routing_note = note[:2000]
+        order.updated_at = now
+        return
+    last = max(handed, key=lambda a: (a.handed_over_at or now, a.location_id))
+    order.carrier_code = last.carrier
+    order.carrier_name = last.carrier
+    order.tracking_number = last.tracking_number
+    order.handed_over_at = last.handed_over_at
+    order.routed_location = last.location_id
+    note = f"{len(handed)} packages handed over ({parts})"
+    alarms.clear_alarm(session, kind=ALARM_KIND, key=order.marketplace_order_id, now=now)
+    if all(a.shipment_state == ShipmentState.ACCEPTED.value for a in handed):
+        order.shipment_state = ShipmentState.ACCEPTED.value
+        order.shipment_confirmed_at = now
+        _set_state(order, RoutingState.CONFIRMED, now=now, note=note + "; all confirmed")
+        return
+    refused = [a for a in handed if a.shipment_state == ShipmentState.REJECTED.value]
+    if refused:
+        order.shipment_state = ShipmentState.REJECTED.value
+        order.shipment_error = "; ".join(
+            f"package {a.package_ref} ({a.location_id}): {a.shipment_error}" for a in refused
+        )[:2000]
+    else:
+        order.shipment_state = BY_PACKAGE
+    _set_state(order, RoutingState.HANDED_OVER, now=now, note=note)
+
+
+# --------------------------------------------------------------------------- package confirmations
+
+
+@dataclass(frozen=True, slots=True)
+class _DuePackage:
+    order_pk: int
+    order_id: str
+    location_id: str
+    attempts: int
+    confirmation: Any
+
+
+def confirm_due_packages(
+    sessions: sessionmaker[Session], account_id: int, confirmer: Any, *, now: datetime
+) -> int:
+    """Confirm the due packages of split orders, one confirmShipment each; returns accepted."""
+    from hub.channels.amazon.shipments import (
+        ConfirmOutcome,
+        ShipmentConfirmation,
+        ShipmentError,
+        ShippedItem,
+    )
+
+    with sessions() as session:
+        rows = session.execute(
+            select(RoutingAssignment, MarketplaceOrder)
+            .join(MarketplaceOrder, MarketplaceOrder.id == RoutingAssignment.marketplace_order_pk)
+            .where(
+                MarketplaceOrder.account_id == account_id,
+                RoutingAssignment.state == AssignmentState.HANDED_OVER.value,
+                RoutingAssignment.shipment_state.in_(
+                    (ShipmentState.PENDING.value, ShipmentState.RETRY.value)
+                ),
+                MarketplaceOrder.routing_state != RoutingState.CANCELLED.value,
+            )
+            .order_by(RoutingAssignment.handed_over_at, RoutingAssignment.order_id)
+        ).all()
+        due = [
+            _DuePackage(
+                order.id,
+                order.marketplace_order_id,
+                part.location_id,
+                part.shipment_attempts,
+                ShipmentConfirmation(
+                    order_id=order.marketplace_order_id,
+                    marketplace_id=order.marketplace_id,
+                    package_reference_id=part.package_ref or "1",
+                    carrier_code=part.carrier or "",
+                    tracking_number=part.tracking_number or "",
+                    ship_date=part.handed_over_at or now,
+                    items=tuple(
+                        ShippedItem(str(i["order_item_id"]), int(i["quantity"]))
+                        for i in part.package_items or []
+                    ),
+                    carrier_name=part.carrier or "",
+                    shipping_method=order.shipping_method or "",
+                ),
+            )
+            for part, order in rows
+            if part.shipment_next_at is None or part.shipment_next_at <= now
+        ]
+    accepted = 0
+    for package in due:
+        try:
+            result = confirmer.confirm(
+                package.confirmation, now=now, attempts_before=package.attempts
+            )
+            state, message, retry_at = result.outcome, result.message, result.retry_at
+        except ShipmentError as err:
+            state, message, retry_at = ConfirmOutcome.REJECTED, str(err), None
+        shipment = {
+            ConfirmOutcome.CONFIRMED: ShipmentState.ACCEPTED,
+            ConfirmOutcome.RETRY: ShipmentState.RETRY,
+        }.get(state, ShipmentState.REJECTED)
+        accepted += shipment is ShipmentState.ACCEPTED
+        with sessions.begin() as session:
+            record_package(
+                session,
+                package.order_id,
+                package.location_id,
+                shipment,
+                message=message,
+                next_at=retry_at,
+                now=now,
+            )
+    return accepted
+
+
+def record_package(
+    session: Session,
+    order_id: str,
+    location_id: str,
+    state: ShipmentState,
+    *,
+    message: str = "",
+    next_at: datetime | None = None,
+    now: datetime,
+) -> None:
+    """Store what the marketplace said about one package; the order follows its packages."""
+    part = session.get(RoutingAssignment, (order_id, location_id))
+    if part is None:
+        return
+    part.shipment_state = state.value
+    part.shipment_error = message[:2000]
+    part.shipment_next_at = next_at
+    part.updated_at = now
+    if state is ShipmentState.ACCEPTED:
+        part.shipment_confirmed_at = now
+    else:
+        part.shipment_attempts += 1
+    if state is ShipmentState.REJECTED:
+        _LOGGER.error("package %s of %s refused: %s", part.package_ref, order_id, message)
+    order = find_order(session, order_id, lock=True)
+    if order is not None:
+        refresh_split_order(session, order, now=now)
 
 
 def _walk_in(session: Session, sales: Sequence[StoreEvent], *, now: datetime) -> None:
@@ -960,9 +1324,10 @@ class RoutingService:
             timed_out=timed_out,
             offline=offline,
             cancelled=cancelled,
-            routed=counts[Outcome.ROUTED.value],
+            routed=counts[Outcome.ROUTED.value] + counts[Outcome.SPLIT.value],
             held=counts[Outcome.MANUAL_REVIEW.value],
             unroutable=counts[Outcome.UNROUTABLE.value],
+            split=counts[Outcome.SPLIT.value],
         )
 
     def route_by_pk(
@@ -1042,15 +1407,20 @@ def reroute(
         raise RoutingActionError(f"no marketplace order {order_id!r}")
     state = order.routing_state
     if state == RoutingState.ROUTED.value and release_current:
-        for assignment in _assignments(session, order_id):
-            if assignment.state == AssignmentState.ROUTED.value:
-                release_assignment(
-                    session, assignment, Trigger.MANUAL_REROUTE, now=now, notify_store=True
-                )
-            elif assignment.state in OPEN_ASSIGNMENT_STATES:
-                raise RoutingActionError(
-                    f"order {order_id} is already {assignment.state} at {assignment.location_id}"
-                )
+        # Only parts no store accepted yet move; a split order's accepted parts stay.
+        parts = [a for a in _assignments(session, order_id) if a.state in OPEN_ASSIGNMENT_STATES]
+        movable = [a for a in parts if a.state == AssignmentState.ROUTED.value]
+        if not movable:
+            busy = next(iter(parts), None)
+            raise RoutingActionError(
+                f"order {order_id} is already {busy.state} at {busy.location_id}"
+                if busy is not None
+                else f"order {order_id} has no part waiting for a store"
+            )
+        for assignment in movable:
+            release_assignment(
+                session, assignment, Trigger.MANUAL_REROUTE, now=now, notify_store=True
+            )
     elif state not in (RoutingState.UNROUTABLE.value, RoutingState.MANUAL_REVIEW.value):
         raise RoutingActionError(
             f"order {order_id} is {state}; only unroutable or held orders are routed again "

@@ -4,9 +4,10 @@
   reject, a timeout, a Last Will, a walk-in sale, a manual approval), with the
   engine's explanation JSON (``RoutingDecision.as_dict()``) and the rules used.
 - ``routing_assignments``: the order at one location: its store-side state
-  (routed, accepted, picked, packed, handed_over, released) and the acceptance
-  deadline. A released assignment excludes its location from the order's next
-  routing.
+  (routed, accepted, picked, packed, handed_over, released), the acceptance
+  deadline and the lines it ships (a split order has one per location, each a
+  package with its own carrier, tracking and marketplace confirmation). A released
+  assignment excludes its location from the order's next routing.
 - ``routing_reviews``: the manual-review queue (pending, approved, rerouted, cancelled).
 - ``routing_locations``: what routing needs to know about a location and the hub's
   core tables do not hold: its position and its daily online-order capacity.
@@ -102,9 +103,24 @@ class RoutingAssignment(Base):
     handed_over_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The part of the order this location ships: ``[{"sku", "qty"}]`` (migration 0009)."""
+    package_ref: Mapped[str | None] = mapped_column(String(16))
+    """A split order's package at this location: its packageReferenceId within the order."""
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    package_items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The package's ``[{"order_item_id", "quantity"}]`` as confirmed to the marketplace."""
+    shipment_state: Mapped[str] = mapped_column(String(16), default="none")
+    """A split order's package: none, pending, retry, accepted, rejected."""
+    shipment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    shipment_next_at: Mapped[datetime | None]
+    shipment_error: Mapped[str] = mapped_column(Text, default="")
+    shipment_confirmed_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_routing_assignments_state", "state", "accept_by"),
+        Index("ix_routing_assignments_shipment", "shipment_state", "shipment_next_at"),
         Index("ix_routing_assignments_location", "location_id", "routed_at"),
     )
 

@@ -62,6 +62,8 @@ PRODUCTS = {
     "PEN": ("Fountain pen", "4006381333955"),
     "LAMP": ("Desk lamp", "4006381333962"),
     "VASE": ("Glass vase", "4006381333979"),
+    "TRAY": ("Serving tray", "4006381333986"),
+    "BOWL": ("Salad bowl", "4006381333993"),
 }
 #: (store, sku) -> units on the shelf at the start
 STOCK = {
@@ -73,6 +75,8 @@ STOCK = {
     ("s-001", "LAMP"): 1,
     ("s-002", "LAMP"): 3,
     ("s-001", "VASE"): 2,
+    ("s-001", "TRAY"): 2,
+    ("s-002", "BOWL"): 3,
 }
 
 
@@ -122,6 +126,10 @@ class World:
 
     def amazon_order(self, sku: str, qty: int = 1, *, unit_price: str = "19.99") -> str:
         """A paid MFN order in the sandbox, imported into the hub (to_route); its id."""
+        return self.amazon_order_of([(sku, qty)], unit_price=unit_price)
+
+    def amazon_order_of(self, lines: list[tuple[str, int]], *, unit_price: str = "19.99") -> str:
+        """A paid MFN order of several items in the sandbox, imported into the hub; its id."""
         order = self.scenario.add_orders(
             self.seller["seller_id"],
             marketplace_id=DE,
@@ -129,7 +137,10 @@ class World:
             # inside the importer's window: after checkpoint - overlap, before now - margin
             last_update_date=ago(minutes=5),
             ship_to={"city": "Berlin", "postal_code": "10117", "country": "DE"},
-            items=[{"seller_sku": f"AZ-{sku}", "quantity": qty, "unit_price": unit_price}],
+            items=[
+                {"seller_sku": f"AZ-{sku}", "quantity": qty, "unit_price": unit_price}
+                for sku, qty in lines
+            ],
         )[0]
         self.runner.import_orders()
         order_id = str(order["AmazonOrderId"])
@@ -511,3 +522,99 @@ def test_after_a_run_of_till_sales_the_hubs_stock_equals_each_stores(world: Worl
             lambda s=store_id, k=sku: world.level(s, k)[0] == store_on_hand(s, k),
             f"hub on-hand of {sku} at {store_id} equals the store's",
         )
+
+
+def test_split_over_two_stores_each_ships_and_confirms_its_own_package(world: World) -> None:
+    """GIVEN an order of a tray (only s-001 has trays) and two bowls (only s-002 has bowls),
+    WHEN it is routed, THEN each store gets its own lines and reserves them; each accepts,
+    picks with scans and hands over on its own; Amazon gets one confirmShipment per package
+    with its items and tracking, and the order is confirmed when both are."""
+    order_id = world.amazon_order_of([("TRAY", 1), ("BOWL", 2)])
+
+    def split() -> bool:
+        row = world.order(order_id)
+        return bool(row and row.routing_state == "routed")
+
+    poll(split, f"{order_id} routed")
+    for store_id in ("s-001", "s-002"):
+        store = world.stores[store_id]
+        poll(lambda s=store: s.status(order_id) is not None, f"{order_id} at {store_id}")
+    lines = {
+        store_id: [
+            (ln["sku"], ln["qty"])
+            for ln in world.stores[store_id].staff.get(f"/api/orders/{order_id}").json()["lines"]
+        ]
+        for store_id in ("s-001", "s-002")
+    }
+    assert lines == {"s-001": [("TRAY", 1)], "s-002": [("BOWL", 2)]}
+    assert world.stores["s-001"].reserved("TRAY") == 1
+    assert world.stores["s-002"].reserved("BOWL") == 2
+    assert world.level("s-001", "TRAY") == (2, 1)
+    assert world.level("s-002", "BOWL") == (3, 2)
+    headers = {"Authorization": f"Bearer {world.token}"}
+    detail = world.api.get(f"/api/v1/routing/orders/{order_id}", headers=headers).json()
+    [decision] = detail["decisions"]
+    assert decision["outcome"] == "split"
+    assert "split over 2 locations" in decision["summary"]
+
+    # s-002 is quicker: its package leaves and is confirmed on its own.
+    assert world.step("s-002", order_id, "/accept").status_code == 200
+    wrong = world.step("s-002", order_id, "/scan", {"code": PRODUCTS["TRAY"][1]})
+    assert wrong.status_code == 422  # the tray is s-001's part
+    for _ in range(2):
+        assert world.step("s-002", order_id, "/scan", {"code": PRODUCTS["BOWL"][1]}).is_success
+    assert world.step("s-002", order_id, "/pack", {"parcels": 1}).status_code == 200
+    handed = world.step(
+        "s-002", order_id, "/hand-over", {"carrier": "DHL", "tracking_number": "B-1"}
+    )
+    assert handed.json()["status"] == "handed_over"
+
+    def part_gone(store_id: str) -> bool:
+        part = world.assignment(order_id, store_id)
+        return bool(part and part.state == "handed_over")
+
+    poll(lambda: part_gone("s-002"), "the hub sees s-002's hand-over")
+    assert world.order(order_id).routing_state == "routed"  # type: ignore[union-attr]
+    assert world.runner.confirm_shipments() == 1
+    seller = world.seller["seller_id"]
+
+    def packages() -> list[tuple[str, str, list[tuple[str, int]], str]]:
+        rows = world.scenario.call("GET", f"/sellers/{seller}/shipments")["shipments"]
+        return [
+            (
+                p["package_reference_id"],
+                p["tracking_number"],
+                [(i["order_item_id"], i["quantity"]) for i in p["items"]],
+                p["order_status"],
+            )
+            for p in rows
+            if p["order_id"] == order_id
+        ]
+
+    [(ref, tracking, items, status)] = packages()
+    assert (ref, tracking, status) == ("1", "B-1", "PartiallyShipped")
+    assert [q for _, q in items] == [2]
+    assert world.level("s-002", "BOWL") == (1, 0)
+
+    # Then s-001's part.
+    assert world.step("s-001", order_id, "/accept").status_code == 200
+    assert world.step("s-001", order_id, "/scan", {"code": PRODUCTS["TRAY"][1]}).is_success
+    assert world.step("s-001", order_id, "/pack", {"parcels": 1}).status_code == 200
+    handed = world.step(
+        "s-001", order_id, "/hand-over", {"carrier": "UPS", "tracking_number": "T-1"}
+    )
+    assert handed.json()["status"] == "handed_over"
+    poll(lambda: world.order(order_id).routing_state == "handed_over", "all parts gone")  # type: ignore[union-attr]
+    assert world.runner.confirm_shipments() == 1
+    row = world.order(order_id)
+    assert row is not None
+    assert (row.routing_state, row.shipment_state) == ("confirmed", "accepted")
+    both = packages()
+    assert [(r, t) for r, t, _, _ in both] == [("1", "B-1"), ("2", "T-1")]
+    assert both[-1][2][0][1] == 1
+    assert both[-1][3] == "Shipped"
+    assert world.level("s-001", "TRAY") == (1, 0)
+    # A later import (Amazon now says Shipped) leaves the confirmed order alone.
+    world.runner.import_orders()
+    assert world.order(order_id).routing_state == "confirmed"  # type: ignore[union-attr]
+    assert world.runner.confirm_shipments() == 0

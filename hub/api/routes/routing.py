@@ -106,6 +106,14 @@ def _assignment_public(row: RoutingAssignment) -> dict[str, Any]:
         "accepted_at": row.accepted_at,
         "handed_over_at": row.handed_over_at,
         "released_at": row.released_at,
+        "lines": row.lines,
+        "package_ref": row.package_ref,
+        "carrier": row.carrier,
+        "tracking_number": row.tracking_number,
+        "package_items": row.package_items,
+        "shipment_state": row.shipment_state,
+        "shipment_error": row.shipment_error,
+        "shipment_confirmed_at": row.shipment_confirmed_at,
     }
 
 

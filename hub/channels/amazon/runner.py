@@ -366,6 +366,10 @@ class AccountRunner:
                 self._record_confirmation(
                     order.id, ShipmentState.REJECTED, result.message, None, now
                 )
+        # Orders split over several locations: one confirmShipment per package (routing's).
+        from hub.routing_service import confirm_due_packages
+
+        accepted += confirm_due_packages(self.sessions, self.account_id, confirmer, now=now)
         return accepted
 
     def _record_confirmation(
