@@ -9,6 +9,7 @@ table is printed in pytest's terminal summary and written to artifacts/chaos.txt
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Collector:
 
     rows: list[Row] = field(default_factory=list)
     setup_seconds: float = 0.0
+    #: where the processes' logs were kept after a failed scenario
+    logs: Path | None = None
 
     def table(self) -> str:
         """The table as text."""
@@ -78,6 +81,8 @@ class Collector:
         )
         for r in total:
             lines += [f"{r.scenario}: {note}" for note in r.notes]
+        if self.logs is not None:
+            lines.append(f"process logs: {self.logs}")
         return "\n".join(lines)
 
 
@@ -96,7 +101,9 @@ def collector(pytestconfig: pytest.Config) -> Collector:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, collector: Collector, pytestconfig: pytest.Config
+) -> Iterator[World]:
     """Mosquitto, the hub, the Amazon sandbox and three enrolled tills, all running."""
     started = time.monotonic()
     w = build_world(tmp_path_factory.mktemp("chaos") / "world")
@@ -105,6 +112,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> Ite
         yield w
     finally:
         w.stop()
+        if any(row.result != "OK" for row in collector.rows):
+            # pytest keeps only its last few temporary folders: keep the logs for the reader
+            kept = pytestconfig.rootpath / "artifacts" / "chaos-logs"
+            shutil.copytree(w.root / "logs", kept, dirs_exist_ok=True)
+            collector.logs = kept
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -41,10 +42,15 @@ def scenario(world: World, collector: Collector, name: str) -> Iterator[Row]:
         world.stop_ringing()
         drain_started = time.monotonic()
         world.wait_drained()
-        row.notes.append(f"drained {time.monotonic() - drain_started:.1f} s after the last sale")
+        drained_at = time.monotonic()
         result = world.check(before)
+        row.notes.append(
+            f"drained {drained_at - drain_started:.1f} s after the last sale, "
+            f"checked (listings settled) in {time.monotonic() - drained_at:.1f} s"
+        )
         row.sent, row.applied = result.sent, result.applied
         row.lost, row.duplicated = result.lost, result.duplicated
+        row.notes += world.take_notes()
         problems = list(result.problems)
         for check in row.checks:
             problems += check()
@@ -59,53 +65,67 @@ def scenario(world: World, collector: Collector, name: str) -> Iterator[Row]:
         with contextlib.suppress(AssertionError):
             world.stop_ringing()
         row.seconds = time.monotonic() - started
+        if row.result != "OK":
+            row.notes += world.take_notes()
 
 
 def test_broker_restart_under_traffic(healthy_world: World, collector: Collector) -> None:
-    """GIVEN three tills ringing, WHEN Mosquitto restarts, THEN nothing is lost or doubled."""
+    """GIVEN three tills ringing, WHEN Mosquitto restarts, then crashes and comes back,
+    THEN nothing is lost or doubled."""
     world = healthy_world
-    with scenario(world, collector, "broker restart") as row:
+    with scenario(world, collector, "broker restart + crash") as row:
         world.start_ringing()
         for store_id in world.tills:
-            world.wait_rung(store_id, 10)
+            world.wait_rung(store_id, 8)
         world.broker.restart()
         for store_id in world.tills:
-            world.wait_rung(store_id, 10)
-        row.notes.append("Mosquitto stopped (SIGTERM, persistence saved) and started again")
+            world.wait_rung(store_id, 8)
+        # a crash: what Mosquitto queued since its last save (at the restart) is gone
+        world.broker.kill()
+        world.broker.start()
+        for store_id in world.tills:
+            world.wait_rung(store_id, 8)
+        row.notes.append(
+            "Mosquitto stopped (SIGTERM, persistence saved) and started, then SIGKILLed "
+            "(queued messages since the last save lost) and started"
+        )
 
 
 def test_hub_kill9_in_the_middle_of_a_batch(healthy_world: World, collector: Collector) -> None:
-    """GIVEN tills ringing, WHEN the hub is SIGKILLed, and again while it works through the
-    backlog the broker kept for it, THEN every sale is applied exactly once."""
+    """GIVEN tills ringing and a hub that stalled (SIGSTOP) while the broker queued their
+    events, WHEN the hub resumes and is SIGKILLed as soon as the first batch of its
+    catch-up has committed, THEN after a restart every sale is applied exactly once."""
     world = healthy_world
     with scenario(world, collector, "hub kill -9 mid-batch") as row:
         world.start_ringing()
         for store_id in world.tills:
-            world.wait_rung(store_id, 6)
-        world.hub.kill9()
-        # the tills go on selling; the broker queues their events for the hub's session
-        for store_id in world.tills:
-            world.wait_rung(store_id, 12)
-        backlog = sum(t.last_seq() - world.hub_contiguous(s) for s, t in world.tills.items())
-        base = world.hub_applied_total()
-        world.hub.launch()
-        # kill it again as soon as the first batch of the catch-up has committed
+            world.wait_rung(store_id, 5)
+        # a stall (a long GC pause, a frozen VM): the broker keeps sending into the hub's
+        # socket and queues the rest for its session, the tills go on selling
+        world.hub.signal_group(signal.SIGSTOP)
+        try:
+            for store_id in world.tills:
+                world.wait_rung(store_id, 8)
+            backlog = sum(t.last_seq() - world.hub_contiguous(s) for s, t in world.tills.items())
+            base = world.hub_applied_total()
+        finally:
+            world.hub.signal_group(signal.SIGCONT)
         wait_until(
             lambda: world.hub_applied_total() > base,
             timeout=60,
-            interval=0.005,
-            message="the restarted hub applies the backlog",
+            interval=0.002,
+            message="the hub applies the backlog",
         )
         world.hub.kill9()
         part = world.hub_applied_total() - base
         world.hub.start()
         for store_id in world.tills:
-            world.wait_rung(store_id, 4)
+            world.wait_rung(store_id, 3)
         row.notes.append(
-            f"backlog of {backlog} events; the second kill came after {part} of them were "
-            "applied (batches of at most 20 messages)"
+            f"backlog of {backlog} events after the stall; SIGKILL after the first "
+            f"{part} of them were applied (batches of at most 20 messages), then a restart"
         )
-        assert part < backlog, "the second kill came after the whole backlog was applied"
+        assert part < backlog, "the kill came after the whole backlog was applied"
 
 
 def test_edge_kill9_in_the_middle_of_a_sale(healthy_world: World, collector: Collector) -> None:
@@ -151,7 +171,7 @@ def test_partition_a_store_for_many_sales_then_heal(
         world.start_ringing()
         world.wait_rung(store_id, 5)
         world.blackhole(store_id)
-        world.wait_rung(store_id, 40)
+        world.wait_rung(store_id, 30)
         wait_until(
             lambda: not world.hub_store_online(store_id),
             timeout=30,
@@ -164,7 +184,7 @@ def test_partition_a_store_for_many_sales_then_heal(
         world.wait_rung(store_id, 8)
         wait_until(lambda: world.hub_store_online(store_id), timeout=30, message="back online")
         row.notes.append(f"{queued} events queued at the till while it was cut off")
-        assert queued >= 40
+        assert queued >= 30
 
 
 def test_duplicated_and_reordered_deliveries(healthy_world: World, collector: Collector) -> None:

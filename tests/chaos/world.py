@@ -116,11 +116,18 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
     #: kill the whole process group (socat forks a child per connection)
     group: bool = False
+    #: seconds from launch to ready, per start
+    ready_s: list[float] = field(default_factory=list)
 
     def start(self, timeout: float = START_TIMEOUT_S) -> None:
         """Start it and wait until its readiness check passes."""
         self.launch()
         self.wait_ready(timeout)
+
+    def mark(self, text: str) -> None:
+        """Write a line of ours into its log."""
+        with self.log.open("ab") as out:
+            out.write(f"==== {text} at {time.strftime('%H:%M:%S')}\n".encode())
 
     def launch(self) -> None:
         """Start it without waiting."""
@@ -150,7 +157,10 @@ class Proc:
                 )
             return self.ready()
 
+        started = time.monotonic()
         wait_until(up, timeout=timeout, interval=0.1, message=f"{self.name} ready")
+        self.ready_s.append(time.monotonic() - started)
+        self.mark(f"ready after {self.ready_s[-1]:.1f} s")
 
     def alive(self) -> bool:
         """Whether the process runs."""
@@ -167,6 +177,7 @@ class Proc:
         """SIGKILL: no chance to clean up, like a crash or a power cut."""
         if self.popen is None:
             return
+        self.mark("kill -9")
         if self.group:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
@@ -517,7 +528,18 @@ class World:
         for store_id in stores or list(self.ringers):
             ringer = self.ringers.pop(store_id)
             ringer.stop()
-            self.accepted.setdefault(store_id, set()).update(ringer.counters.accepted)
+            c = ringer.counters
+            self.accepted.setdefault(store_id, set()).update(c.accepted)
+            if c.failures:
+                self.notes.append(
+                    f"shopper at {store_id}: {c.failures} of {c.attempts} attempts failed "
+                    f"(last: {c.last_error})"
+                )
+
+    def take_notes(self) -> list[str]:
+        """What the shoppers noticed since the last call."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def rung(self, store_id: str) -> int:
         """Sales the running shopper at a till has seen accepted."""
@@ -739,6 +761,12 @@ class World:
         with contextlib.suppress(AssertionError):
             wait_until(settled, timeout=LISTING_TIMEOUT_S, interval=0.5, message="listings")
         listed = self.listings()
+        sold_out = sorted(sku for sku, qty in truth.items() if qty == 0 and sku in listed)
+        if sold_out:
+            self.notes.append(
+                f"sold out at every store: {', '.join(sold_out)}; listed "
+                + ", ".join(str(listed[sku]) for sku in sold_out)
+            )
         problems = [
             f"oversell risk: {sku} listed {qty}, the stores can sell {truth.get(sku, 0)}"
             for sku, qty in sorted(listed.items())
@@ -904,24 +932,6 @@ def build_world(root: Path, *, stores: int = 3) -> World:
         "ACORN_HUB_LOG_LEVEL": "INFO",
     }
 
-    # 1. The hub's database and the broker's account files, as the runbook's step 0.
-    run_cli(["hub", "migrate"], hub_env)
-    run_cli(["provision", "broker", "sync"], hub_env)
-    catalog = root / "hub" / "catalog.csv"
-    catalog.write_text(demo_setup.catalog_csv(products, specs))
-    run_cli(["hub", "catalog", "import", str(catalog)], hub_env)
-
-    # 2. Mosquitto on the files the hub keeps; the sandbox beside it.
-    broker = make_mosquitto(
-        root,
-        users={"hub": hub_password},
-        password_file=broker_dir / "acorn.passwd",
-        acl=False,
-        extra_conf=f"acl_file {broker_dir / 'acorn.acl'}\npid_file {broker_dir / 'mosquitto.pid'}",
-        port=broker_port,
-        start=False,
-    )
-    broker.enforces_acl = True
     sandbox = Proc(
         name="sandbox",
         argv=acorn_argv(
@@ -938,6 +948,17 @@ def build_world(root: Path, *, stores: int = 3) -> World:
         log=logs / "hub.log",
         ready=lambda: http_ok(f"http://{HOST}:{hub_port}/readyz"),
     )
+    # Mosquitto on the files the hub keeps (password_file, acl_file, pid_file for SIGHUP)
+    broker = make_mosquitto(
+        root,
+        users={"hub": hub_password},
+        password_file=broker_dir / "acorn.passwd",
+        acl=False,
+        extra_conf=f"acl_file {broker_dir / 'acorn.acl'}\npid_file {broker_dir / 'mosquitto.pid'}",
+        port=broker_port,
+        start=False,
+    )
+    broker.enforces_acl = True
     tills: dict[str, Till] = {}
     world = World(
         root=root,
@@ -952,39 +973,30 @@ def build_world(root: Path, *, stores: int = 3) -> World:
         seller={},
     )
     try:
-        broker.start()
-        sandbox.launch()
-        sandbox.wait_ready()
+        sandbox.launch()  # it needs nothing else: let it start while the hub is set up
 
-        # 3. The Amazon account (UK), its SKU mappings, and each store (runbook step 1).
+        # 1. The hub's database and the broker's account files (runbook step 0), the catalog.
+        run_cli(["hub", "migrate"], hub_env)
+        run_cli(["provision", "broker", "sync"], hub_env)
+        broker.start()
+        catalog = root / "hub" / "catalog.csv"
+        catalog.write_text(demo_setup.catalog_csv(products, specs))
+        run_cli(["hub", "catalog", "import", str(catalog)], hub_env)
+
+        # 2. The Amazon account (UK, on the sandbox) and its SKU mappings (docs/amazon.md).
+        sandbox.wait_ready()
         seller = _create_seller(world.sandbox_url, products)
         world.seller = seller
-        run_cli(
-            [
-                "hub",
-                "channel",
-                "add",
-                "amazon",
-                "--name",
-                "amazon-eu",
-                "--region",
-                "eu",
-                "--seller-id",
-                SELLER_ID,
-                "--marketplace",
-                MARKETPLACE,
-                "--endpoint",
-                f"{world.sandbox_url}/eu",
-                "--token-url",
-                f"{world.sandbox_url}/auth/o2/token",
-            ],  # fmt: skip
-            {
-                **hub_env,
-                "ACORN_AMAZON_CLIENT_ID": seller["client_id"],
-                "ACORN_AMAZON_CLIENT_SECRET": seller["client_secret"],
-                "ACORN_AMAZON_REFRESH_TOKEN": seller["refresh_token"],
-            },
-        )
+        add = ["hub", "channel", "add", "amazon", "--name", "amazon-eu", "--region", "eu"]
+        add += ["--seller-id", SELLER_ID, "--marketplace", MARKETPLACE]
+        add += ["--endpoint", f"{world.sandbox_url}/eu"]
+        add += ["--token-url", f"{world.sandbox_url}/auth/o2/token"]
+        lwa = {
+            "ACORN_AMAZON_CLIENT_ID": seller["client_id"],
+            "ACORN_AMAZON_CLIENT_SECRET": seller["client_secret"],
+            "ACORN_AMAZON_REFRESH_TOKEN": seller["refresh_token"],
+        }
+        run_cli(add, {**hub_env, **lwa})
         mapping = root / "hub" / "mapping.csv"
         mapping.write_text(
             "canonical_sku,marketplace,seller_sku,asin\n"
@@ -993,6 +1005,8 @@ def build_world(root: Path, *, stores: int = 3) -> World:
             )
         )
         run_cli(["hub", "channel", "map", "import", str(mapping)], hub_env)
+
+        # 3. Each store on the hub, with its opening stock (runbook step 1).
         codes: dict[str, str] = {}
         for spec in specs:
             folder = root / "stores" / spec.store_id
@@ -1005,89 +1019,20 @@ def build_world(root: Path, *, stores: int = 3) -> World:
                     for p in products
                 )
             )
-            out = run_cli(
-                [
-                    "provision",
-                    "store",
-                    "create",
-                    "--id",
-                    spec.store_id,
-                    "--name",
-                    spec.name,
-                    "--tz",
-                    spec.tz,
-                    "--currency",
-                    spec.currency,
-                    "--price-list",
-                    spec.price_list,
-                    "--lat",
-                    str(spec.lat),
-                    "--lon",
-                    str(spec.lon),
-                    "--stock",
-                    str(stock),
-                ],  # fmt: skip
-                hub_env,
-            )
-            codes[spec.store_id] = demo_setup._code_from(out)
+            create = ["provision", "store", "create", "--id", spec.store_id, "--name", spec.name]
+            create += ["--tz", spec.tz, "--currency", spec.currency]
+            create += ["--price-list", spec.price_list, "--stock", str(stock)]
+            create += ["--lat", str(spec.lat), "--lon", str(spec.lon)]
+            codes[spec.store_id] = demo_setup._code_from(run_cli(create, hub_env))
 
         # 4. The hub (its enrollment API answers the boxes), then each box (runbook step 2).
         hub.start()
         for spec in specs:
             folder = root / "stores" / spec.store_id
-            run_cli(
-                [
-                    "provision",
-                    "enroll",
-                    "--hub",
-                    world.hub_url,
-                    "--code",
-                    codes[spec.store_id],
-                    "--data-dir",
-                    str(folder),
-                ],  # fmt: skip
-                base_env,
-            )
-            ui_port, proxy_port = free_port(), free_port()
-            config = folder / "edge.toml"
-            data = tomllib.loads(config.read_text())
-            assert data["broker"]["port"] == broker_port, data["broker"]
-            extras: dict[str, dict[str, Any]] = {
-                "tax": {"prices_include_tax": spec.prices_include_tax, "rates": spec.rates},
-                "ui": {"host": HOST, "port": ui_port},
-                # through the store's own proxy, so a test can cut its network path
-                "broker": {
-                    "port": proxy_port,
-                    "keepalive_s": 5,
-                    "connect_timeout_s": 5.0,
-                    "backoff_initial_s": 0.1,
-                    "backoff_max_s": 1.0,
-                },
-                "sync": {"ack_timeout_s": 5.0, "status_interval_s": 1.0},
-            }
-            for table, values in extras.items():
-                data[table] = {**data.get(table, {}), **values}
-            config.write_text(tomli_w.dumps(data))
-            demo_setup.add_cashiers(config)
-            cache = folder / "escpos-cache"
-            cache.mkdir()
-            agent = Proc(
-                name=f"edge {spec.store_id}",
-                argv=acorn_argv("edge", "run", "--config", str(config), "--log-level", "info"),
-                env={**base_env, "ESCPOS_CAPABILITIES_PICKLE_DIR": str(cache)},
-                log=logs / f"edge-{spec.store_id}.log",
-                ready=lambda p=ui_port: http_ok(f"http://{HOST}:{p}/api/status"),
-            )
-            proxy = socat_proxy(
-                f"proxy {spec.store_id}",
-                proxy_port,
-                broker_port,
-                logs / f"proxy-{spec.store_id}.log",
-                base_env,
-            )
-            tills[spec.store_id] = Till(
-                spec.store_id, spec.tz, folder, ui_port, proxy_port, agent, proxy, dict(agent.env)
-            )
+            enroll = ["provision", "enroll", "--hub", world.hub_url]
+            enroll += ["--code", codes[spec.store_id], "--data-dir", str(folder)]
+            run_cli(enroll, base_env)
+            tills[spec.store_id] = _till(spec, folder, broker_port, logs, base_env)
         for till in tills.values():
             till.proxy.start()
             till.agent.launch()
@@ -1101,3 +1046,44 @@ def build_world(root: Path, *, stores: int = 3) -> World:
         world.stop()
         raise
     return world
+
+
+def _till(
+    spec: demo_setup.StoreSpec, folder: Path, broker_port: int, logs: Path, env: dict[str, str]
+) -> Till:
+    """An enrolled box: the demo's extra keys in its edge.toml, cashiers, agent and proxy."""
+    ui_port, proxy_port = free_port(), free_port()
+    config = folder / "edge.toml"
+    data = tomllib.loads(config.read_text())
+    assert data["broker"]["port"] == broker_port, data["broker"]
+    extras: dict[str, dict[str, Any]] = {
+        "tax": {"prices_include_tax": spec.prices_include_tax, "rates": spec.rates},
+        "ui": {"host": HOST, "port": ui_port},
+        # through the store's own proxy, so a test can cut its network path; a short
+        # keepalive so that both ends notice a silent network within seconds
+        "broker": {
+            "port": proxy_port,
+            "keepalive_s": 5,
+            "connect_timeout_s": 5.0,
+            "backoff_initial_s": 0.1,
+            "backoff_max_s": 1.0,
+        },
+        "sync": {"ack_timeout_s": 5.0, "status_interval_s": 1.0},
+    }
+    for table, values in extras.items():
+        data[table] = {**data.get(table, {}), **values}
+    config.write_text(tomli_w.dumps(data))
+    demo_setup.add_cashiers(config)
+    cache = folder / "escpos-cache"
+    cache.mkdir()
+    agent = Proc(
+        name=f"edge {spec.store_id}",
+        argv=acorn_argv("edge", "run", "--config", str(config), "--log-level", "info"),
+        env={**env, "ESCPOS_CAPABILITIES_PICKLE_DIR": str(cache)},
+        log=logs / f"edge-{spec.store_id}.log",
+        ready=lambda: http_ok(f"http://{HOST}:{ui_port}/api/status"),
+    )
+    proxy = socat_proxy(
+        f"proxy {spec.store_id}", proxy_port, broker_port, logs / f"proxy-{spec.store_id}.log", env
+    )
+    return Till(spec.store_id, spec.tz, folder, ui_port, proxy_port, agent, proxy, dict(agent.env))
