@@ -64,13 +64,16 @@ def finance_page(request: Request, period: queries.Period, store: str, channel: 
     ch = channel or None
     with sessions_of(request)() as session:
         stores = sorted(session.scalars(select(Store.id)))
-        entries, skus = queries.ledger_inputs(session, period, store_id=store_id, channel=ch)
+        events = queries.sales_events(session, period, store_id=store_id)
+        entries, skus = queries.ledger_inputs(
+            session, period, store_id=store_id, channel=ch, events=events
+        )
         by_store = reports.summarise(entries, ("store", "channel"))
         by_day = reports.summarise(entries, ("day", "store", "channel"))
         profit = reports.profit_rows(by_store, skus, queries.product_costs(session))
         orders = queries.order_reconciliations(session, period)
         shifts = queries.shift_reconciliations(session, period, store_id=store_id)
-        tax = queries.tax_by_rate(session, period, store_id=store_id)
+        tax = queries.tax_by_rate(session, period, store_id=store_id, events=events)
     if store_id:
         orders = [o for o in orders if o.store_id == store_id]
     flagged = [o for o in orders if o.has_discrepancy]

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -106,15 +106,26 @@ def _day_of(body: dict[str, Any]) -> date | None:
         return None
 
 
+StoreEvent: TypeAlias = tuple[str, str, dict[str, Any]]
+SALE_TYPES = ("sale.completed", "return.completed")
+
+
 def _period_events(
     session: Session, period: Period, types: Iterable[str], store_id: str | None
-) -> list[tuple[str, str, dict[str, Any]]]:
+) -> list[StoreEvent]:
     start, end = period.utc_window
     return [
         e
         for e in store_events(session, types, start=start, end=end, store_id=store_id)
         if _day_of(e[2]) in period
     ]
+
+
+def sales_events(
+    session: Session, period: Period, *, store_id: str | None = None
+) -> list[StoreEvent]:
+    """The sales and returns of the period's business days (read once, used by several reports)."""
+    return _period_events(session, period, SALE_TYPES, store_id)
 
 
 # --- the ledger and profit ---------------------------------------------------------------------
@@ -248,14 +259,19 @@ def ledger_inputs(
     *,
     store_id: str | None = None,
     channel: str | None = None,
+    events: list[StoreEvent] | None = None,
 ) -> tuple[list[reports.LedgerEntry], list[reports.SkuEntry]]:
-    """Every ledger entry and SKU entry of the period (stores' events and settlements)."""
+    """Every ledger entry and SKU entry of the period (stores' events and settlements).
+
+    ``events``: the period's sales and returns when the caller has read them already
+    (:func:`sales_events` with the same store).
+    """
     entries: list[reports.LedgerEntry] = []
     skus: list[reports.SkuEntry] = []
     if channel in (None, reports.STORE_CHANNEL):
-        for store, kind, body in _period_events(
-            session, period, ("sale.completed", "return.completed"), store_id
-        ):
+        if events is None:
+            events = sales_events(session, period, store_id=store_id)
+        for store, kind, body in events:
             if kind == "sale.completed":
                 entries.append(reports.sale_entry(store, body))
                 skus.extend(reports.sale_sku_entries(store, body))
@@ -327,10 +343,15 @@ def profit(
 
 
 def tax_by_rate(
-    session: Session, period: Period, *, store_id: str | None = None
+    session: Session,
+    period: Period,
+    *,
+    store_id: str | None = None,
+    events: list[StoreEvent] | None = None,
 ) -> list[tax.TaxRateRow]:
     """Tax by rate per store for the period: sales and returns, inclusive and exclusive."""
-    events = _period_events(session, period, ("sale.completed", "return.completed"), store_id)
+    if events is None:
+        events = sales_events(session, period, store_id=store_id)
     rates_of_sale: dict[str, dict[str, int]] = {}
     store_rates: dict[str, set[int]] = defaultdict(set)
     store_mode: dict[str, bool] = {}
