@@ -364,15 +364,16 @@ def tax_by_rate(
         store_rates[store].update(rates.values())
         store_mode.setdefault(store, bool(body.get("prices_include_tax")))
         lines.extend(tax.sale_tax_lines(store, body))
-    missing = {
-        str(body["original_sale_id"])
-        for _, kind, body in events
-        if kind == "return.completed"
-        and body.get("original_sale_id")
-        and str(body["original_sale_id"]) not in rates_of_sale
-    }
-    if missing:
-        rates_of_sale.update(_sale_rates(session, missing, period))
+    missing: dict[str, set[str]] = defaultdict(set)
+    for store, kind, body in events:
+        original = body.get("original_sale_id")
+        if kind == "return.completed" and original and str(original) not in rates_of_sale:
+            missing[store].add(str(original))
+    for store, sale_ids in sorted(missing.items()):
+        found = _original_sales(session, store, sale_ids, period)
+        for sale_id, (rates, inclusive) in found.items():
+            rates_of_sale[sale_id] = rates
+            store_mode.setdefault(store, inclusive)
     for store, kind, body in events:
         if kind != "return.completed":
             continue
@@ -389,16 +390,22 @@ def tax_by_rate(
     return tax.summarise_tax(lines)
 
 
-def _sale_rates(session: Session, sale_ids: set[str], period: Period) -> dict[str, dict[str, int]]:
-    """Rates of earlier sales that were returned in the period (looked up 90 days back)."""
-    start, _ = period.utc_window
-    out: dict[str, dict[str, int]] = {}
+def _original_sales(
+    session: Session, store_id: str, sale_ids: set[str], period: Period
+) -> dict[str, tuple[dict[str, int], bool]]:
+    """Rates and pricing mode of a store's earlier sales returned in the period (90 days back)."""
+    start, end = period.utc_window
+    out: dict[str, tuple[dict[str, int], bool]] = {}
     for _store, _kind, body in store_events(
-        session, ("sale.completed",), start=start - timedelta(days=90), end=start
+        session,
+        ("sale.completed",),
+        start=start - timedelta(days=90),
+        end=end,
+        store_id=store_id,
     ):
         sale_id = str(body.get("sale_id"))
         if sale_id in sale_ids:
-            out[sale_id] = tax.sale_rates_by_sku(body)
+            out[sale_id] = (tax.sale_rates_by_sku(body), bool(body.get("prices_include_tax")))
     return out
 
 

@@ -167,3 +167,27 @@ def test_tax_report_from_applied_sales(sessions: sessionmaker[Session]) -> None:
         )
     assert {r.store_id for r in only_ny} == {"s-ny"}
     assert next_day == []
+
+
+def test_a_return_of_an_earlier_sale_takes_its_rate_and_pricing(
+    sessions: sessionmaker[Session],
+) -> None:
+    """GIVEN a New York sale (exclusive sales tax) on one day and its return the next day,
+    the only taxed event of that day, WHEN the second day's tax is read THEN the return is
+    at the sale's 8.875 % with exclusive pricing, found in the earlier day's sales."""
+    create_store(sessions, "s-ny", "USD", "America/New_York")
+    ny = Till("s-ny", US_NYC)
+    sale = ny.sell([(ny.item("MUG", "10.00"), 2)])
+    ny.business_day = DAY + timedelta(days=1)
+    ny.clock += timedelta(days=1)
+    ny.give_back(sale, 1, 1)
+    ny.sync(sessions)
+    with sessions() as session:
+        (row,) = queries.tax_by_rate(session, queries.Period(ny.business_day, ny.business_day))
+    assert (row.rate, row.mode) == ("8.875%", "exclusive")
+    # 10.00 + its share of the 1.78 tax (0.89) refunded
+    assert (row.returns_gross_minor, row.returns_tax_minor, row.sales_gross_minor) == (
+        -1089,
+        -89,
+        0,
+    )
