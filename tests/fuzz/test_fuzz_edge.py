@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +72,10 @@ class Edge:
 
 
 @pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Edge]:
+def edge(tmp_path: Path) -> Edge:
     template = tmp_path / "template.db"
     open_store(template, STORE).close()
-    yield Edge(template, tmp_path)
+    return Edge(template, tmp_path)
 
 
 def handler_for(store: EdgeStore, calls: Calls) -> InboundHandler:
@@ -389,10 +388,13 @@ def test_edge_inbound_takes_fuzzed_payloads(edge: Edge, data: st.DataObject) -> 
     }
     reserved: Counter[str] = Counter()
     for channel, message in good:
-        if channel == "orders" and message["kind"] == "routed":
-            if message["order_id"] not in cancelled:
-                for line in message["lines"]:
-                    reserved[line["sku"]] += line["qty"]
+        if (
+            channel == "orders"
+            and message["kind"] == "routed"
+            and message["order_id"] not in cancelled
+        ):
+            for line in message["lines"]:
+                reserved[line["sku"]] += line["qty"]
     assert {s.sku: s.reserved for s in Stock.select() if s.reserved} == dict(reserved)
     # hooks: every ack delivery reached the outbox; commands once per id
     ack_deliveries = sum(1 for t, _, r in deliveries if r is None and t.endswith("/down/ack"))
