@@ -413,11 +413,16 @@ def attach(ingest_worker: Any, settings: Any, engine: Any) -> SettlementWorker:
     from hub.channels.worker import credential_cipher
     from hub.db.engine import make_sessionmaker
 
+    try:
+        policy = SettlementSchedulePolicy.from_env()
+    except ConfigError as err:
+        _LOGGER.error("%s; using the default interval of %s s", err, DEFAULT_INTERVAL_S)
+        policy = SettlementSchedulePolicy()
     worker = SettlementWorker(
         make_sessionmaker(engine),
         credential_cipher(settings),
         worker_id=settings.worker_id,
-        policy=SettlementSchedulePolicy.from_env(),
+        policy=policy,
     )
     start, stop = ingest_worker.start, ingest_worker.stop
 

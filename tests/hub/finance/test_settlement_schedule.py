@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.channels.amazon.errors import ConfigError
 from hub.channels.amazon.runner import AccountRunner
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
 from hub.db import channels as channel_repo
@@ -360,3 +361,14 @@ def test_each_account_takes_its_own_marketplaces(
         if ln.order_id == de_order and ln.component == "principal"
     ]
     assert principal == [246900]  # "2469,00" in the Windows-1252 file
+
+
+def test_poll_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACORN_FINANCE_SETTLEMENT_POLL_S", raising=False)
+    assert SettlementSchedulePolicy.from_env().interval_s == 600.0
+    monkeypatch.setenv("ACORN_FINANCE_SETTLEMENT_POLL_S", "20")
+    assert SettlementSchedulePolicy.from_env().interval_s == 20.0
+    for bad in ("soon", "0", "-5"):
+        monkeypatch.setenv("ACORN_FINANCE_SETTLEMENT_POLL_S", bad)
+        with pytest.raises(ConfigError, match="ACORN_FINANCE_SETTLEMENT_POLL_S"):
+            SettlementSchedulePolicy.from_env()
