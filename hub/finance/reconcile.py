@@ -209,6 +209,7 @@ class _Sums:
     refunds: int = 0
     other: int = 0
     net: int = 0
+    order_rows: int = 0
     settlements: list[str] = field(default_factory=list)
     currencies: set[str] = field(default_factory=set)
 
@@ -220,6 +221,8 @@ class _Sums:
 def _add(sums: _Sums, line: SettledLine) -> None:
     sums.net += line.amount_minor
     sums.currencies.add(line.currency)
+    if line.kind == "order":
+        sums.order_rows += 1
     if line.settlement_id not in sums.settlements:
         sums.settlements.append(line.settlement_id)
     if line.component == "fee":
@@ -264,26 +267,12 @@ def _order_flags(
     referral_rate_ppm: int,
 ) -> list[Flag]:
     currency = order.currency or ""
-    if sums is None or not sums.settlements:
-        if order.cancelled or order.shipped_at is None:
-            return []
-        if settled_through is not None and order.shipped_at < settled_through:
-            return [
-                Flag(
-                    OrderFlagCode.NOT_SETTLED,
-                    f"shipped {order.shipped_at:%Y-%m-%d %H:%M} UTC but missing from the "
-                    f"settlements closed up to {settled_through:%Y-%m-%d %H:%M} UTC",
-                    amount_minor=order.expected_minor or 0,
-                )
-            ]
-        return [
-            Flag(
-                OrderFlagCode.AWAITING_SETTLEMENT,
-                "shipped; not settled yet (no settlement has closed since it shipped)",
-                Severity.NOTE,
-                order.expected_minor or 0,
-            )
-        ]
+    if sums is None or not sums.order_rows:
+        # The sale itself is in no imported settlement (fees or a refund may be).
+        unsettled = _unsettled_flags(order, settled_through)
+        if sums is not None and sums.refunds:
+            unsettled.append(_refunded(sums.refunds, currency or min(sums.currencies)))
+        return unsettled
     flags: list[Flag] = []
     if order.currency and sums.currencies - {order.currency}:
         others = ", ".join(sorted(sums.currencies - {order.currency}))
@@ -344,15 +333,39 @@ def _order_flags(
                 )
             )
     if sums.refunds:
-        flags.append(
-            Flag(
-                OrderFlagCode.REFUNDED,
-                f"refunded {_fmt(-sums.refunds, currency)}",
-                Severity.NOTE,
-                sums.refunds,
-            )
-        )
+        flags.append(_refunded(sums.refunds, currency))
     return flags
+
+
+def _refunded(refunds_minor: int, currency: str) -> Flag:
+    return Flag(
+        OrderFlagCode.REFUNDED,
+        f"refunded {_fmt(-refunds_minor, currency)}",
+        Severity.NOTE,
+        refunds_minor,
+    )
+
+
+def _unsettled_flags(order: ExpectedOrder, settled_through: datetime | None) -> list[Flag]:
+    if order.cancelled or order.shipped_at is None:
+        return []
+    if settled_through is not None and order.shipped_at < settled_through:
+        return [
+            Flag(
+                OrderFlagCode.NOT_SETTLED,
+                f"shipped {order.shipped_at:%Y-%m-%d %H:%M} UTC but missing from the "
+                f"settlements closed up to {settled_through:%Y-%m-%d %H:%M} UTC",
+                amount_minor=order.expected_minor or 0,
+            )
+        ]
+    return [
+        Flag(
+            OrderFlagCode.AWAITING_SETTLEMENT,
+            "shipped; not settled yet (no settlement has closed since it shipped)",
+            Severity.NOTE,
+            order.expected_minor or 0,
+        )
+    ]
 
 
 def reconcile_orders(

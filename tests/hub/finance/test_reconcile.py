@@ -476,3 +476,13 @@ def test_sandbox_orders_settled_short_are_flagged_end_to_end(
     assert ny.fees == -(flagged.fees_minor + matched.fees_minor)
     assert ("fba", "amazon") in rows
     assert rows[("", "amazon")].fees > 0, "account-level fees and the unknown order's"
+
+
+def test_a_fee_settled_before_the_sale_is_not_a_short_payment() -> None:
+    """A shipping label bought for the order is in a settlement before the sale is: the
+    order is awaiting its settlement, not paid 16.20 short."""
+    label = [line("fee", -585, kind="fee", desc="Shipping label purchase")]
+    through = {(7, "ATVPDKIKX0DER"): SHIPPED - timedelta(days=1)}
+    rec = only(reconcile_orders([order()], label, settled_through=through))
+    assert codes(rec) == ["awaiting_settlement"]
+    assert (rec.fees_minor, rec.net_minor, rec.settlements) == (-585, -585, ("S1",))
