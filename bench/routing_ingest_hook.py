@@ -3,7 +3,9 @@
 Run: .venv/bin/python bench/routing_ingest_hook.py [--stores 4] [--events 1000]
                                                    [--open-orders 20] [--profile N]
 
-In this process (no broker), on a fresh SQLite file, the hub's ``BatchApplier``
+In this process (no broker), on a fresh SQLite file (or, with ``--db postgres``, a
+fresh database of a throw-away PostgreSQL cluster; only this process's CPU counts
+then, not the server's), the hub's ``BatchApplier``
 applies the same stream of two-line ``sale.completed`` events (500 SKUs per store,
 the stream of ``bench/hub_ingest.py``) three times:
 
@@ -35,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +55,7 @@ from hub.routing_service import StoreEvent, on_events  # noqa: E402
 from protocol.messages import OrderLine, OrderMessage  # noqa: E402
 
 
-def _setup(url: str, stores_n: int, open_orders: int) -> BatchApplier:
+def _setup(url: str, stores_n: int, open_orders: int) -> tuple[BatchApplier, Engine]:
     engine = make_engine(url, writer=True)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -93,7 +96,7 @@ def _setup(url: str, stores_n: int, open_orders: int) -> BatchApplier:
                         updated_at=now,
                     )
                 )
-    return BatchApplier(sessions)
+    return BatchApplier(sessions), engine
 
 
 def _hook(
@@ -103,11 +106,18 @@ def _hook(
 
 
 def measure(
-    tmp: str, *, hook: bool, open_orders: int, stores_n: int, events: int, profile: int
+    tmp: str,
+    *,
+    hook: bool,
+    open_orders: int,
+    stores_n: int,
+    events: int,
+    profile: int,
+    new_url: Any = None,
 ) -> float:
     """Events per CPU-second of the applier for one case."""
-    url = f"sqlite:///{tmp}/hook-{uuid.uuid4().hex[:6]}.db"
-    applier = _setup(url, stores_n, open_orders)
+    url = new_url() if new_url is not None else f"sqlite:///{tmp}/hook-{uuid.uuid4().hex[:6]}.db"
+    applier, engine = _setup(url, stores_n, open_orders)
     if hook:
         applier.event_hooks.append(_hook)
     messages = [InboundMessage(t, p) for t, p in _payloads(stores_n, events, 10)]
@@ -120,6 +130,7 @@ def measure(
     if profiler is not None:
         profiler.disable()
     cpu = time.process_time() - started
+    engine.dispose()
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
@@ -135,6 +146,7 @@ def main() -> None:
     parser.add_argument("--open-orders", type=int, default=20, help="open orders per store")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is shown")
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
     args = parser.parse_args()
     cases = [
         ("no hook", False, 0),
@@ -142,22 +154,38 @@ def main() -> None:
         (f"hook, {args.open_orders} open orders per store", True, args.open_orders),
     ]
     print(
-        f"applier in process, SQLite: {args.stores} stores x {args.events} two-line sale "
+        f"applier in process, {args.db}: {args.stores} stores x {args.events} two-line sale "
         "events, 20 messages of 10 events per batch"
     )
     best: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
-        for _ in range(max(1, args.repeat)):  # interleaved, so a busy moment hits every case
-            for name, hook, open_orders in cases:
-                rate = measure(
-                    tmp,
-                    hook=hook,
-                    open_orders=open_orders,
-                    stores_n=args.stores,
-                    events=args.events,
-                    profile=args.profile,
-                )
-                best[name] = max(best.get(name, 0.0), rate)
+    pg = None
+    new_url = None
+    if args.db == "postgres":
+        from tests.fixtures.postgres import start_pg_server
+
+        pg = start_pg_server()
+
+        def new_url() -> str:
+            assert pg is not None
+            return str(pg.url(pg.create_database(f"hook_{uuid.uuid4().hex[:8]}")))
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:
+            for _ in range(max(1, args.repeat)):  # interleaved: a busy moment hits every case
+                for name, hook, open_orders in cases:
+                    rate = measure(
+                        tmp,
+                        hook=hook,
+                        open_orders=open_orders,
+                        stores_n=args.stores,
+                        events=args.events,
+                        profile=args.profile,
+                        new_url=new_url,
+                    )
+                    best[name] = max(best.get(name, 0.0), rate)
+    finally:
+        if pg is not None:
+            pg.destroy()
     base = best["no hook"]
     for name, _, _ in cases:
         print(

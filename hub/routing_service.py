@@ -22,6 +22,7 @@ transaction, for every store event it applied).
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import uuid
@@ -244,6 +245,12 @@ def _enqueue_cancel(
     )
 
 
+def is_store(session: Session, location_id: str) -> bool:
+    """True for a store's location (an edge agent to talk to); False for a warehouse."""
+    location = session.get(Location, location_id)
+    return location is not None and location.store_id is not None
+
+
 def release_assignment(
     session: Session,
     assignment: RoutingAssignment,
@@ -285,7 +292,7 @@ def release_assignment(
     assignment.updated_at = now
     if note:
         assignment.note = note[:2000]
-    if notify_store:
+    if notify_store and is_store(session, assignment.location_id):
         order = find_order(session, assignment.order_id)
         _enqueue_cancel(session, order, assignment.order_id, assignment.location_id, now=now)
     _LOGGER.info(
@@ -374,7 +381,11 @@ def load_candidates(
     allowed: Iterable[str] | None,
     now: datetime,
 ) -> list[LocationState]:
-    """Store locations holding sellable stock of any of ``skus``, with status and load."""
+    """Stores and warehouses holding sellable stock of any of ``skus``, with status and load.
+
+    A warehouse has no edge agent and no Last Will: it counts as online. Its load is
+    counted from midnight UTC (a store's from midnight in its own zone).
+    """
     if not skus:
         return []
     rows = session.execute(
@@ -384,6 +395,7 @@ def load_candidates(
             StockLevel.on_hand,
             StockLevel.reserved,
             StockLevel.safety_stock,
+            Location.kind,
         )
         .join(Location, Location.id == StockLevel.location_id)
         .where(
@@ -391,15 +403,18 @@ def load_candidates(
             StockLevel.on_hand - StockLevel.reserved > 0,
             Location.active.is_(True),
             Location.ships_online.is_(True),
-            Location.store_id.is_not(None),
         )
     ).all()
     allowed_set = None if allowed is None else set(allowed)
     stock: dict[str, dict[str, int]] = defaultdict(dict)
     safety: dict[str, dict[str, int]] = defaultdict(dict)
-    for location_id, sku, on_hand, reserved, safety_stock in rows:
+    kinds: dict[str, LocationKind] = {}
+    for location_id, sku, on_hand, reserved, safety_stock, kind in rows:
         if allowed_set is not None and location_id not in allowed_set:
             continue
+        kinds[location_id] = (
+            LocationKind.WAREHOUSE if kind == LocationKind.WAREHOUSE.value else LocationKind.STORE
+        )
         stock[location_id][sku] = int(on_hand) - int(reserved)
         if safety_stock:
             safety[location_id][sku] = int(safety_stock)
@@ -434,14 +449,15 @@ def load_candidates(
                 RoutingAssignment.state != AssignmentState.RELEASED.value,
             )
         )
+        warehouse = kinds[location_id] is LocationKind.WAREHOUSE
         result.append(
             LocationState(
                 location_id=location_id,
-                kind=LocationKind.STORE,
+                kind=kinds[location_id],
                 lat=where.lat,
                 lon=where.lon,
                 stock=stock[location_id],
-                online=bool(online.get(location_id, False)),
+                online=warehouse or bool(online.get(location_id, False)),
                 daily_capacity=where.daily_capacity,
                 current_load=int(load or 0),
                 safety_stock_by_sku=safety.get(location_id, {}),
@@ -671,6 +687,37 @@ def route_one(
     return row
 
 
+def reserve_at_location(
+    session: Session,
+    order_id: str,
+    location_id: str,
+    lines: Sequence[tuple[str, int]],
+    *,
+    now: datetime,
+) -> None:
+    """Reserve an order's lines in the ledger at a location no message goes to (a warehouse)."""
+    wanted: dict[str, int] = defaultdict(int)
+    for sku, qty in lines:
+        wanted[sku] += qty
+    ledger = LedgerWriter(session, now=now)
+    ledger.load((location_id, sku) for sku in wanted)
+    ctx = MovementContext(at=now, reference=order_id)
+    for sku, qty in sorted(wanted.items()):
+        ledger.reserve(location_id, sku, qty, ctx)
+        session.add(
+            OrderReservation(
+                order_id=order_id,
+                location_id=location_id,
+                sku=sku,
+                qty=qty,
+                status="open",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    ledger.flush()
+
+
 def _send_part(
     session: Session,
     order: MarketplaceOrder,
@@ -702,7 +749,11 @@ def _send_part(
         note=order.ship_service_level or None,
         at=now,
     )
-    route_order(session, message, now=now)
+    if is_store(session, location_id):
+        route_order(session, message, now=now)
+    else:
+        # A warehouse has no agent: the hub's own staff fulfil it (fulfil_at_hub).
+        reserve_at_location(session, order_id, location_id, lines, now=now)
     assignment = RoutingAssignment(
         order_id=order_id,
         location_id=location_id,
@@ -1214,6 +1265,129 @@ def _reservation_state(state: str) -> ReservationState:
         AssignmentState.PICKED.value: ReservationState.PICKED,
         AssignmentState.PACKED.value: ReservationState.PACKED,
     }.get(state, ReservationState.RELEASED)
+
+
+# --------------------------------------------------------------------------- warehouses
+
+
+class HubStep(enum.StrEnum):
+    """A fulfilment step the hub's own staff record for a warehouse (API or dashboard)."""
+
+    ACCEPT = "accept"
+    PICK = "pick"
+    PACK = "pack"
+    HAND_OVER = "hand-over"
+    REJECT = "reject"
+
+
+_STEP_EVENT = {
+    HubStep.ACCEPT: "order.accepted",
+    HubStep.PICK: "order.picked",
+    HubStep.PACK: "order.packed",
+}
+
+
+def fulfil_at_hub(
+    session: Session,
+    order_id: str,
+    location_id: str,
+    step: HubStep,
+    *,
+    now: datetime,
+    who: str = "",
+    reason: str = "other",
+    note: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
+) -> RoutingAssignment:
+    """One step of a warehouse's part of an order, as a store's event would do it.
+
+    Accept, pick and pack move the part forward; reject releases its reservation and
+    routes the part again elsewhere; hand-over consumes the reserved units (the whole
+    part: the hub has no scanner to count a short one), records carrier and tracking,
+    and hands the shipment to the channel's confirmation like a store's hand-over.
+    """
+    location = session.get(Location, location_id)
+    if location is None:
+        raise RoutingActionError(f"no location {location_id!r}")
+    if location.store_id is not None:
+        raise RoutingActionError(
+            f"{location_id} is a store: its staff use the Online orders screen of its till"
+        )
+    assignment = session.get(RoutingAssignment, (order_id, location_id))
+    if assignment is None:
+        raise RoutingActionError(f"order {order_id} was never routed to {location_id}")
+    if assignment.state not in OPEN_ASSIGNMENT_STATES:
+        raise RoutingActionError(
+            f"order {order_id} is {assignment.state} at {location_id}"
+            + (f" ({assignment.release_reason})" if assignment.release_reason else "")
+        )
+    by = f" by {who}" if who else ""
+    if step in _STEP_EVENT:
+        event = StoreEvent(location_id, _STEP_EVENT[step], {"order_id": order_id}, now)
+        _on_order_event(session, event, now=now)
+    elif step is HubStep.REJECT:
+        release_assignment(
+            session,
+            assignment,
+            Trigger.REJECTED,
+            now=now,
+            notify_store=False,
+            note=(note or f"rejected at the hub{by}"),
+        )
+        assignment.reject_reason = reason[:32]
+        _back_to_route(session, assignment, f"rejected ({reason})", now=now)
+    else:
+        if not carrier or not tracking_number:
+            raise RoutingActionError("a hand-over needs the carrier and the tracking number")
+        rows = list(
+            session.scalars(
+                for_update(
+                    session,
+                    select(OrderReservation)
+                    .where(
+                        OrderReservation.order_id == order_id,
+                        OrderReservation.location_id == location_id,
+                        OrderReservation.status == "open",
+                    )
+                    .order_by(OrderReservation.sku),
+                )
+            )
+        )
+        ledger = LedgerWriter(session, now=now)
+        ledger.load((location_id, r.sku) for r in rows)
+        ctx = MovementContext(at=now, reference=order_id, event_type="order.handed_over")
+        for row in rows:
+            ledger.hand_over(location_id, row.sku, row.qty, ctx)
+            row.status = "handed_over"
+            row.updated_at = now
+        ledger.flush()
+        body = {
+            "order_id": order_id,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "lines": [{"sku": r.sku, "qty": r.qty} for r in rows],
+        }
+        _on_handed_over(
+            session, assignment, StoreEvent(location_id, "order.handed_over", body, now), now=now
+        )
+    _LOGGER.info("order %s at warehouse %s: %s%s", order_id, location_id, step.value, by)
+    session.flush()
+    return assignment
+
+
+def hub_queue(session: Session, location_id: str) -> list[RoutingAssignment]:
+    """The open parts at a location, oldest first (a warehouse's work list)."""
+    return list(
+        session.scalars(
+            select(RoutingAssignment)
+            .where(
+                RoutingAssignment.location_id == location_id,
+                RoutingAssignment.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
+            )
+            .order_by(RoutingAssignment.routed_at, RoutingAssignment.order_id)
+        )
+    )
 
 
 # --------------------------------------------------------------------------- periodic work

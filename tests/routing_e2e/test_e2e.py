@@ -12,6 +12,7 @@ s-001 wins whenever it can ship.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -64,6 +65,7 @@ PRODUCTS = {
     "VASE": ("Glass vase", "4006381333979"),
     "TRAY": ("Serving tray", "4006381333986"),
     "BOWL": ("Salad bowl", "4006381333993"),
+    "JAR": ("Storage jar", "4006381334006"),
 }
 #: (store, sku) -> units on the shelf at the start
 STOCK = {
@@ -255,6 +257,10 @@ port = {port}
         return self.stores[store_id].staff.post(f"/api/orders/{order_id}{path}", json=body or {})
 
 
+def _level_is(w: World, store_id: str, sku: str, want: tuple[int, int]) -> bool:
+    return w.level(store_id, sku) == want
+
+
 def _seed_edge(tmp: Path, store_id: str) -> None:
     """Catalog, a staff account and shelf counts, as provisioning and a first count leave them.
 
@@ -338,7 +344,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, hub_sqlite_template: Path) -
         for store_id in ("s-001", "s-002"):
             w.start_store(store_id)
         for (store_id, sku), qty in STOCK.items():
-            poll(lambda s=store_id, k=sku, q=qty: w.level(s, k) == (q, 0), f"{sku} at {store_id}")
+            poll(functools.partial(_level_is, w, store_id, sku, (qty, 0)), f"{sku} at {store_id}")
         yield w
     finally:
         for store_id in list(w.stores):
@@ -519,7 +525,9 @@ def test_after_a_run_of_till_sales_the_hubs_stock_equals_each_stores(world: Worl
     assert store_on_hand("s-001", "PEN") == -1  # 4 on the shelf, 5 sold: allowed at the till
     for store_id, sku in STOCK:
         poll(
-            lambda s=store_id, k=sku: world.level(s, k)[0] == store_on_hand(s, k),
+            functools.partial(
+                lambda s, k: world.level(s, k)[0] == store_on_hand(s, k), store_id, sku
+            ),
             f"hub on-hand of {sku} at {store_id} equals the store's",
         )
 
@@ -538,7 +546,7 @@ def test_split_over_two_stores_each_ships_and_confirms_its_own_package(world: Wo
     poll(split, f"{order_id} routed")
     for store_id in ("s-001", "s-002"):
         store = world.stores[store_id]
-        poll(lambda s=store: s.status(order_id) is not None, f"{order_id} at {store_id}")
+        poll(functools.partial(lambda s: s.status(order_id) is not None, store), f"at {store_id}")
     lines = {
         store_id: [
             (ln["sku"], ln["qty"])
@@ -618,3 +626,59 @@ def test_split_over_two_stores_each_ships_and_confirms_its_own_package(world: Wo
     world.runner.import_orders()
     assert world.order(order_id).routing_state == "confirmed"  # type: ignore[union-attr]
     assert world.runner.confirm_shipments() == 0
+
+
+def test_a_warehouse_ships_through_the_hub_api_and_confirms_in_the_sandbox(world: World) -> None:
+    """GIVEN a warehouse (no agent) with jars in the hub's ledger, WHEN an order for a jar
+    is imported, THEN it is routed there and reserved in the ledger, and the hub's staff
+    accept, pick, pack and hand it over through the API; Amazon gets the confirmation."""
+    headers = {"Authorization": f"Bearer {world.token}"}
+    created = world.api.post(
+        "/api/v1/locations", json={"id": "w-001", "name": "Hamburg DC"}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    stocked = world.api.put(
+        "/api/v1/locations/w-001/stock",
+        json={"counts": [{"sku": "JAR", "on_hand": 4}]},
+        headers=headers,
+    )
+    assert stocked.status_code == 200, stocked.text
+    placed = world.api.put(
+        "/api/v1/routing/locations/w-001",
+        json={"lat": 53.5511, "lon": 9.9937, "daily_capacity": 100},
+        headers=headers,
+    )
+    assert placed.status_code == 200, placed.text
+    order_id = world.amazon_order_of([("JAR", 2)])
+    poll(lambda: world.order(order_id).routing_state == "routed", f"{order_id} routed")  # type: ignore[union-attr]
+    assert world.order(order_id).routed_location == "w-001"  # type: ignore[union-attr]
+    assert world.level("w-001", "JAR") == (4, 2)
+    queue = world.api.get("/api/v1/routing/locations/w-001/orders", headers=headers).json()
+    assert [(o["order_id"], o["state"]) for o in queue["items"]] == [(order_id, "routed")]
+    base = f"/api/v1/routing/orders/{order_id}/locations/w-001"
+    assert world.api.post(f"{base}/accept", json={}).status_code == 401
+    for step in ("accept", "pick", "pack"):
+        done = world.api.post(f"{base}/{step}", json={}, headers=headers)
+        assert done.status_code == 200, done.text
+    assert done.json()["part"]["state"] == "packed"
+    refused = world.api.post(f"{base}/hand-over", json={"carrier": "DHL"}, headers=headers)
+    assert refused.status_code == 409
+    assert "tracking number" in refused.json()["detail"]
+    handed = world.api.post(
+        f"{base}/hand-over", json={"carrier": "DHL", "tracking_number": "W-1"}, headers=headers
+    )
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["routing_state"] == "handed_over"
+    assert world.level("w-001", "JAR") == (2, 0)
+    assert world.runner.confirm_shipments() == 1
+    row = world.order(order_id)
+    assert row is not None
+    assert (row.routing_state, row.tracking_number) == ("confirmed", "W-1")
+    seller = world.seller["seller_id"]
+    shipped = world.scenario.call("GET", f"/sellers/{seller}/shipments")["shipments"]
+    assert [
+        (p["tracking_number"], p["order_status"]) for p in shipped if p["order_id"] == order_id
+    ] == [("W-1", "Shipped")]
+    # No store was told anything about it.
+    for store in world.stores.values():
+        assert store.status(order_id) is None

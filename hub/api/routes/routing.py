@@ -20,10 +20,13 @@ from hub.db.models_routing import (
 )
 from hub.domain.geo import PostalCodeTable
 from hub.routing_service import (
+    HubStep,
     RoutingActionError,
     RoutingSettings,
     approve_review,
     find_order,
+    fulfil_at_hub,
+    hub_queue,
     reroute,
     set_location,
     shipped_postal_codes,
@@ -45,6 +48,17 @@ class RerouteIn(BaseModel):
     """Route again; ``release_current`` also moves an order a store has not accepted yet."""
 
     release_current: bool = False
+
+
+class HubStepIn(BaseModel):
+    """A warehouse's fulfilment step: a reject's reason, a hand-over's carrier and tracking."""
+
+    reason: str = Field(
+        default="other", pattern="^(out_of_stock|damaged|no_capacity|other)$", max_length=32
+    )
+    note: str = Field(default="", max_length=2000)
+    carrier: str = Field(default="", max_length=64)
+    tracking_number: str = Field(default="", max_length=64)
 
 
 def _settings(request: Request, hub_settings: Any) -> RoutingSettings:
@@ -321,4 +335,51 @@ def put_location(
         "lat": row.lat,
         "lon": row.lon,
         "daily_capacity": row.daily_capacity,
+    }
+
+
+@router.get("/locations/{location_id}/orders")
+def location_queue(location_id: str, session: SessionDep) -> dict[str, Any]:
+    """The open parts of orders at a location (a warehouse's work list), oldest first."""
+    if session.get(Location, location_id) is None:
+        raise HTTPException(404, f"no location {location_id!r}")
+    return {
+        "items": [
+            {"order_id": row.order_id, **_assignment_public(row)}
+            for row in hub_queue(session, location_id)
+        ]
+    }
+
+
+@router.post("/orders/{order_id}/locations/{location_id}/{step}")
+def hub_step(
+    order_id: str,
+    location_id: str,
+    step: HubStep,
+    body: HubStepIn,
+    session: SessionDep,
+    principal: Operator,
+    now: NowDep,
+) -> dict[str, Any]:
+    """A warehouse's step: accept, pick, pack, hand-over (carrier, tracking) or reject."""
+    try:
+        row = fulfil_at_hub(
+            session,
+            order_id,
+            location_id,
+            step,
+            now=now,
+            who=principal.name,
+            reason=body.reason,
+            note=body.note,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+        )
+    except RoutingActionError as err:
+        raise HTTPException(409, str(err)) from err
+    order = find_order(session, order_id)
+    return {
+        "order_id": order_id,
+        "routing_state": None if order is None else order.routing_state,
+        "part": _assignment_public(row),
     }
