@@ -3,7 +3,8 @@ falling back to MQTT 3.1.1 (one worker, plain subscription) when the broker cann
 
 Messages are acknowledged to the broker (PUBACK) only after the batch that contains
 them has committed (paho ``manual_ack``), so a worker killed mid-batch gets them again
-from its persistent session when it comes back.
+from its persistent session when it comes back with the same ``worker_id``. Without a
+configured ``worker_id`` there is no such session (see ``session_is_resumable``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,30 @@ class Delivery:
     received_at: float
 
 
+def session_is_resumable(settings: HubSettings) -> bool:
+    """Whether a restarted worker would find this worker's MQTT session again.
+
+    Only with a stable client id: ``mqtt_client_id`` or ``worker_id`` configured. The
+    default ``worker_id`` holds the process id, new on every start; a session kept for it
+    after a crash would stay in the shared subscription's group, and the broker would go
+    on handing it a share of the stores' events (Mosquitto 2.0: every other message) for
+    ``mqtt_session_expiry_s``, queued for a client that never comes back.
+    """
+    return settings.mqtt_client_id is not None or "worker_id" in settings.model_fields_set
+
+
 class HubMqtt:
     """One hub worker's connection to the broker."""
 
     def __init__(self, settings: HubSettings, *, will: tuple[str, bytes] | None = None) -> None:
         self._settings = settings
+        self.keeps_session = session_is_resumable(settings)
+        if not self.keeps_session:
+            _LOGGER.warning(
+                "worker_id is not configured: the hub's MQTT session ends with its connection, "
+                "so after a crash the stores resend what it had not acknowledged; set "
+                "worker_id (ACORN_HUB_WORKER_ID), stable across restarts, to keep the session"
+            )
         self._will = will
         self.inbox: queue.Queue[Delivery] = queue.Queue()
         self._client: paho.Client | None = None
@@ -104,7 +124,7 @@ class HubMqtt:
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id(),
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-            clean_session=None if v5 else False,
+            clean_session=None if v5 else not self.keeps_session,
             manual_ack=True,
         )
         if s.mqtt_username:
@@ -127,7 +147,7 @@ class HubMqtt:
         props = None
         if v5:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = s.mqtt_session_expiry_s
+            props.SessionExpiryInterval = s.mqtt_session_expiry_s if self.keeps_session else 0
             props.ReceiveMaximum = s.ingest_receive_maximum
         try:
             if v5:
@@ -135,7 +155,7 @@ class HubMqtt:
                     s.mqtt_host,
                     s.mqtt_port,
                     s.mqtt_keepalive_s,
-                    clean_start=False,
+                    clean_start=not self.keeps_session,
                     properties=props,
                 )
             else:
