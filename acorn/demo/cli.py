@@ -18,6 +18,7 @@ from typing import Any
 import click
 import httpx
 
+from acorn.demo import settlements as demo_settlements
 from acorn.demo import setup as demo_setup
 from acorn.demo import summary as demo_summary
 from acorn.demo.orders import Buyer, OrderCounters, Staff, hub_order_counts
@@ -70,6 +71,7 @@ class DemoRun:
     simulation: Simulation | None = None
     orders_enabled: bool = False
     order_counters: OrderCounters = field(default_factory=OrderCounters)
+    settlements: demo_settlements.SettlementCloser | None = None
 
     @property
     def hub_url(self) -> str:
@@ -284,6 +286,7 @@ def _start(
         **env,
         **demo_setup.hub_env(layout, ports),
         "ACORN_HUB_SECRETS_KEY": demo_setup.hub_secrets_key(layout),
+        "ACORN_FINANCE_SETTLEMENT_POLL_S": str(demo_settlements.HUB_POLL_S),
     }
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)
@@ -410,6 +413,12 @@ def _start(
     others: list[threading.Thread] = []
     if run.orders_enabled:
         run.notes.append(ORDERS_LAG_NOTE)
+        run.settlements = demo_settlements.SettlementCloser(
+            sandbox_url=run.sandbox_url,
+            seller_id=seller.seller_id,
+            marketplaces=list(demo_setup.SELLER_MARKETPLACES),
+            speed=speed,
+        )
         others.append(
             Buyer(
                 sandbox_url=run.sandbox_url,
@@ -621,6 +630,18 @@ class _Outages:
             self.tick()
 
 
+def _close_settlements(run: DemoRun, closer: demo_settlements.SettlementCloser) -> None:
+    """Close the last settlement period and give the hub's schedule time to import it."""
+    _say("closing the Amazon settlement period; waiting for the hub to import it")
+    closer.close_all()
+    imported = demo_settlements.wait_imported(
+        run.layout.hub_db, closer.closed, 2 * demo_settlements.HUB_POLL_S + 10
+    )
+    run.notes.append(
+        f"Amazon settlements: {closer.closed} closed in the sandbox, {imported} imported by the hub"
+    )
+
+
 def _run_until_stopped(
     run: DemoRun, stop: threading.Event, duration: float | None, *, speed: float = 1.0
 ) -> int:
@@ -639,10 +660,13 @@ def _run_until_stopped(
         if deadline is not None and time.monotonic() >= deadline:
             break
         outages.tick()
+        if run.settlements is not None:
+            run.settlements.tick()
         if run.simulation is not None and time.monotonic() - last_progress >= 30:
             last_progress = time.monotonic()
             rung = {k: v.rung for k, v in run.simulation.counters().items()}
             _say(f"  sales rung so far: {rung}")
+    ended_by_duration = not stop.is_set()  # (stopping the simulation sets ``stop``)
     if run.simulation is not None:
         run.simulation.stop()
     if not stop.is_set():
@@ -653,6 +677,8 @@ def _run_until_stopped(
     drained = demo_summary.wait_drained(run.layout, run.specs, DRAIN_TIMEOUT_S)
     if not drained:
         run.notes.append(f"outboxes not drained within {DRAIN_TIMEOUT_S:.0f} s")
+    if run.settlements is not None and ended_by_duration:
+        _close_settlements(run, run.settlements)
     counters = run.simulation.counters() if run.simulation is not None else {}
     orders: dict[str, int | str] = {"status": "skipped"}
     if run.orders_enabled:
