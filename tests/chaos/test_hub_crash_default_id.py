@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from hub.config import HubSettings
 from hub.db import stores
 from hub.db.engine import make_engine, make_sessionmaker
+from hub.ingest.mqtt import HubMqtt
 from protocol import topics
 from protocol.codec import encode_batch
 from tests.chaos.world import read_only
@@ -33,7 +35,6 @@ from tests.fixtures.brokers import BrokerInfo
 from tests.fixtures.mqtt import mqtt_client
 from tests.fixtures.util import (
     die_with_parent,
-    kill_process,
     register_process,
     stop_process,
     unregister,
@@ -75,11 +76,6 @@ class Hub:
             message="the hub connected and subscribed",
         )
         assert proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        kill_process(self.proc)
-        unregister(self.proc)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -126,11 +122,22 @@ def hub(mosquitto_private: BrokerInfo, hub_db: Path, tmp_path: Path) -> Iterator
 def test_a_crashed_hub_on_the_default_worker_id_leaves_no_session_behind(
     mosquitto_private: BrokerInfo, hub: Hub, hub_db: Path
 ) -> None:
-    """GIVEN a hub with no worker_id configured, WHEN it is SIGKILLed and started again (a
-    new pid, so a new client id), THEN every event a store publishes once reaches the new
-    hub; none waits in the crashed hub's session."""
-    hub.start()
-    hub.kill9()
+    """GIVEN a hub worker on the default worker_id that went away without ending its
+    session (as a crash leaves it), WHEN the hub starts again (a new pid, so a new client
+    id), THEN every event a store publishes once reaches it; none waits in the old session."""
+    # The first worker runs in this process (the product's connection code, this pid) and
+    # drops its connection without ending the session: what SIGKILL leaves at the broker.
+    gone = HubMqtt(
+        HubSettings(
+            database_url=f"sqlite:///{hub_db}",
+            mqtt_host=mosquitto_private.host,
+            mqtt_port=mosquitto_private.port,
+            mqtt_username="hub",
+            mqtt_password=mosquitto_private.users["hub"],
+        )
+    )
+    gone.start()
+    gone.stop(end_session=False)
     hub.start()
 
     def contiguous() -> int:
@@ -140,20 +147,25 @@ def test_a_crashed_hub_on_the_default_worker_id_leaves_no_session_behind(
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def applied() -> int:
+        with read_only(hub_db) as conn:
+            return int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM applied_events WHERE store_id = ?", (STORE,)
+                ).fetchone()[0]
+            )
+
     with mqtt_client(mosquitto_private, STORE, protocol=5) as store:
         for seq in range(1, EVENTS + 1):
             envelope = ev.sale(STORE, seq, [("TEA", 1)])
             assert not store.publish(topics.up_events(STORE), encode_batch([envelope])).is_failure
         # each event is published once and no resend request is answered: an event that
-        # went to a dead session would never arrive
-        wait_until(
-            lambda: contiguous() == EVENTS,
-            timeout=20,
-            interval=0.1,
-            message=f"all {EVENTS} events applied (contiguous {contiguous()})",
-        )
-    with read_only(hub_db) as conn:
-        applied = conn.execute(
-            "SELECT COUNT(*) FROM applied_events WHERE store_id = ?", (STORE,)
-        ).fetchone()[0]
-    assert applied == EVENTS
+        # went to the old session would never arrive
+        try:
+            wait_until(lambda: applied() == EVENTS, timeout=20, interval=0.1, message="events")
+        except AssertionError as err:
+            raise AssertionError(
+                f"{applied()} of {EVENTS} events applied (contiguous seq {contiguous()}): "
+                "the rest went to the session of a worker that is gone"
+            ) from err
+    assert contiguous() == EVENTS
