@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -407,17 +408,39 @@ def at_limit(payload: bytes) -> bytes:
 
 # --------------------------------------------------------------------------- blind mutations
 
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**63), max_value=INT64_MAX),
-    st.floats(allow_nan=False, allow_infinity=False),
-    text,
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-    max_leaves=6,
+# Values put in place of a field by blind mutations: every JSON type, edge cases first.
+# A fixed list keeps drawing cheap (a recursive strategy costs more than the message).
+JSON_ODDITIES: tuple[Json, ...] = (
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2**31,
+    INT64_MAX,
+    -(2**63),
+    0.5,
+    -0.0,
+    1e308,
+    "",
+    "0",
+    "1",
+    "x",
+    "\x00",
+    "😀",
+    "2026-11-27",
+    "2026-11-27T10:00:00Z",
+    "00000000-0000-4000-8000-000000000000",
+    "04006381333931",
+    [],
+    [None],
+    [1, "a"],
+    {},
+    {"v": 1},
+    {"": None},
+    [[[]]],
+    {"a": {"b": [1.5]}},
 )
 
 
@@ -443,34 +466,36 @@ def _replace(value: Json, path: tuple[Any, ...], new: Json) -> Json:
     return copy
 
 
-@st.composite
-def blind_mutation(draw: DrawFn, value: Json) -> bytes:
-    """Mutate a valid message without knowing what it will do: bytes or one JSON node."""
+def mutate_blindly(rng: random.Random, value: Json) -> bytes:
+    """Mutate a valid message without knowing what it will do: bytes or one JSON node.
+
+    Driven by a ``random.Random`` seeded from a hypothesis draw: byte-level mutations by
+    the thousand would cost more in hypothesis draws than the messages cost to apply.
+    """
     payload = dumps(value)
-    kind = draw(st.sampled_from(["flip", "insert", "delete", "node", "drop", "random_json"]))
+    kind = rng.choice(["flip", "insert", "delete", "node", "drop", "random_json"])
     if kind == "flip":
         data = bytearray(payload)
-        for _ in range(draw(st.integers(1, 3))):
-            at = draw(st.integers(0, len(data) - 1))
-            data[at] ^= 1 << draw(st.integers(0, 7))
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
         return bytes(data)
     if kind == "insert":
-        at = draw(st.integers(0, len(payload)))
-        return payload[:at] + draw(st.binary(min_size=1, max_size=4)) + payload[at:]
+        at = rng.randint(0, len(payload))
+        return payload[:at] + rng.randbytes(rng.randint(1, 4)) + payload[at:]
     if kind == "delete":
-        at = draw(st.integers(0, len(payload) - 1))
-        return payload[:at] + payload[at + draw(st.integers(1, 8)) :]
+        at = rng.randrange(len(payload))
+        return payload[:at] + payload[at + rng.randint(1, 8) :]
     if kind == "random_json":
-        return dumps(draw(json_values))
-    path = draw(st.sampled_from(_paths(value)))
+        return dumps(rng.choice(JSON_ODDITIES))
+    path = rng.choice(_paths(value))
     if kind == "drop" and path:
         container_path, key = path[:-1], path[-1]
         container = value
         for part in container_path:
             container = container[part]
         if isinstance(container, dict):
-            reduced = {k: v for k, v in container.items() if k != key}
+            reduced: Json = {k: v for k, v in container.items() if k != key}
         else:
             reduced = [v for i, v in enumerate(container) if i != key]
         return dumps(_replace(value, container_path, reduced))
-    return dumps(_replace(value, path, draw(json_values)))
+    return dumps(_replace(value, path, rng.choice(JSON_ODDITIES)))

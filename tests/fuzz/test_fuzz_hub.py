@@ -12,6 +12,7 @@ events say.
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -205,9 +206,10 @@ def plan_example(data: st.DataObject, store: str, good: list[dict[str, Any]]) ->
             for seq in range(1, draw(st.integers(1, 4)) + 1)
         ),
     ]
+    rng = random.Random(draw(st.integers(0, 2**32), label="seed of the blind mutations"))
     for _ in range(draw(st.integers(10, 40))):
-        topic, value = draw(st.sampled_from(bases))
-        payload = draw(gen.blind_mutation(value))
+        topic, value = rng.choice(bases)
+        payload = gen.mutate_blindly(rng, value)
         plan.deliveries.append((topic, payload))
         plan.blind.append((topic, payload))
     return plan
