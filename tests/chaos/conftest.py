@@ -1,6 +1,7 @@
 """Chaos suite fixtures: one world for the whole suite, and the table printed at the end.
 
-The world (Mosquitto, hub, sandbox, three tills; tests/chaos/world.py) is built once:
+The world (Mosquitto, hub, sandbox, three tills; tests/chaos/world.py) is built once for
+the scenarios of test_chaos.py (and stopped before the other modules run):
 building it costs about half a minute on two cores, and every scenario ends with
 the system converged and checked, so the next one starts from a known state. Each
 scenario adds a row (events sent, applied, lost, duplicated) to the collector; the
@@ -100,7 +101,7 @@ def collector(pytestconfig: pytest.Config) -> Collector:
     return pytestconfig.stash[COLLECTOR]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world(
     tmp_path_factory: pytest.TempPathFactory, collector: Collector, pytestconfig: pytest.Config
 ) -> Iterator[World]:

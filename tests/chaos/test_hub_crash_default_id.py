@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from hub.db.engine import make_engine, make_sessionmaker
 from hub.ingest.mqtt import HubMqtt
 from protocol import topics
 from protocol.codec import encode_batch
+from tests.chaos.conftest import Collector, Row
 from tests.chaos.world import read_only
 from tests.fixtures.brokers import BrokerInfo
 from tests.fixtures.mqtt import mqtt_client
@@ -120,11 +122,14 @@ def hub(mosquitto_private: BrokerInfo, hub_db: Path, tmp_path: Path) -> Iterator
 
 
 def test_a_crashed_hub_on_the_default_worker_id_leaves_no_session_behind(
-    mosquitto_private: BrokerInfo, hub: Hub, hub_db: Path
+    mosquitto_private: BrokerInfo, hub: Hub, hub_db: Path, collector: Collector
 ) -> None:
     """GIVEN a hub worker on the default worker_id that went away without ending its
     session (as a crash leaves it), WHEN the hub starts again (a new pid, so a new client
     id), THEN every event a store publishes once reaches it; none waits in the old session."""
+    row = Row("hub crash, default worker_id")
+    collector.rows.append(row)
+    started = time.monotonic()
     # The first worker runs in this process (the product's connection code, this pid) and
     # drops its connection without ending the session: what SIGKILL leaves at the broker.
     gone = HubMqtt(
@@ -164,8 +169,18 @@ def test_a_crashed_hub_on_the_default_worker_id_leaves_no_session_behind(
         try:
             wait_until(lambda: applied() == EVENTS, timeout=20, interval=0.1, message="events")
         except AssertionError as err:
+            row.result = "FAILED"
             raise AssertionError(
                 f"{applied()} of {EVENTS} events applied (contiguous seq {contiguous()}): "
                 "the rest went to the session of a worker that is gone"
             ) from err
+        finally:
+            row.sent, row.applied = EVENTS, applied()
+            row.lost = EVENTS - row.applied
+            row.seconds = time.monotonic() - started
     assert contiguous() == EVENTS
+    row.result = "OK"
+    row.notes.append(
+        "a worker on the default worker_id went away without ending its session; the hub "
+        f"restarted on a new pid got all {EVENTS} events, each published once"
+    )

@@ -337,6 +337,8 @@ class RingerCounters:
     attempts: int = 0
     failures: int = 0
     retried_after_crash: int = 0
+    #: of those, sales the till had committed before it died
+    found_after_crash: int = 0
     last_error: str = ""
 
 
@@ -385,6 +387,7 @@ class Ringer(threading.Thread):
         self.counters.retried_after_crash += 1
         if answer.status_code == 200 and answer.json()["sale"]["duplicate"]:
             self.counters.accepted.add(norm_id(answer.json()["sale"]["sale_id"]))
+            self.counters.found_after_crash += 1
         else:
             # the sale never committed (or the till moved on): nothing to pay
             self._client.post("/api/cart/void", json={"reason": "retry after crash"})
@@ -746,9 +749,48 @@ class World:
         letters = self.open_dead_letters()
         if letters:
             problems.append(f"open dead letters at the hub: {letters[:5]}")
+        problems += self.check_presence()
         if sandbox:
             problems += self.check_listings()
         return Check(sent, applied, lost, duplicated, problems)
+
+    def presence(self) -> dict[str, tuple[bool, int, int | None, int, bool]]:
+        """Per store at the hub: online, open outages, gap open since, highest seen - contiguous,
+        and whether the till says it is connected."""
+        out: dict[str, tuple[bool, int, int | None, int, bool]] = {}
+        with read_only(self.hub_db) as conn:
+            for store_id, till in self.tills.items():
+                online = self.hub_store_online(store_id)
+                outages = conn.execute(
+                    "SELECT COUNT(*) FROM store_outages WHERE store_id = ? AND ended_at IS NULL",
+                    (store_id,),
+                ).fetchone()[0]
+                gap, ahead = conn.execute(
+                    "SELECT gap_since, highest_seen - contiguous_seq FROM store_sync "
+                    "WHERE store_id = ?",
+                    (store_id,),
+                ).fetchone()
+                out[store_id] = (online, int(outages), gap, int(ahead), till.online())
+        return out
+
+    def check_presence(self) -> list[str]:
+        """Once everything runs again, the hub sees every store online with no open outage and
+        no open gap (polled: a birth may still be on its way)."""
+
+        def settled() -> bool:
+            return all(
+                online and not outages and gap is None and not ahead and connected
+                for online, outages, gap, ahead, connected in self.presence().values()
+            )
+
+        with contextlib.suppress(AssertionError):
+            wait_until(settled, timeout=20, interval=0.2, message="presence")
+        return [
+            f"{store_id}: hub online={online}, open outages={outages}, gap since={gap}, "
+            f"seen beyond contiguous={ahead}; till connected={connected}"
+            for store_id, (online, outages, gap, ahead, connected) in self.presence().items()
+            if not (online and not outages and gap is None and not ahead and connected)
+        ]
 
     def check_listings(self) -> list[str]:
         """Once the hub's pushes settle, no listing is above what the stores can sell."""
