@@ -669,8 +669,8 @@ def _run_until_stopped(
     ended_by_duration = not stop.is_set()  # (stopping the simulation sets ``stop``)
     if run.simulation is not None:
         run.simulation.stop()
-    if not stop.is_set():
-        outages.finish()
+    if ended_by_duration:
+        outages.finish()  # a store still offline comes back, so its till drains like the others
     if outages.count:
         run.notes.append(f"{run.specs[OUTAGE_STORE_INDEX].store_id} went offline {outages.count}x")
     _say("stopping the shoppers; waiting for every till's outbox to reach the hub")
