@@ -77,6 +77,17 @@ DEFAULT_RULES: tuple[RuleDefault, ...] = (
     RuleDefault("feed_errors", "Channel feed errors", 0, "", "warning", "channel worker"),
     RuleDefault("unroutable_order", "Order that cannot be routed", 0, "", "warning", "routing"),
     RuleDefault("printer_offline", "Store printer offline", 0, "", "info", "store agent"),
+    RuleDefault(
+        "settlement_mismatch",
+        "Settlement rows do not add up to its total",
+        0,
+        "",
+        "warning",
+        "settlement import",
+    ),
+    RuleDefault(
+        "settlement_import", "Scheduled settlement import failing", 0, "", "warning", "finance"
+    ),
 )
 RULES_BY_KIND = {rule.kind: rule for rule in DEFAULT_RULES}
 
