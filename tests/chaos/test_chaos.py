@@ -130,8 +130,9 @@ def test_hub_kill9_in_the_middle_of_a_batch(healthy_world: World, collector: Col
 
 def test_edge_kill9_in_the_middle_of_a_sale(healthy_world: World, collector: Collector) -> None:
     """GIVEN a shopper at a till, WHEN the agent is SIGKILLed while a sale's ``complete``
-    request is on its way (twice), THEN every sale the till holds reaches the hub once and
-    every sale the till confirmed is in its database."""
+    request is on its way (twice; up to four times until a kill cut one), THEN every sale
+    the till holds reaches the hub once and every sale the till confirmed is in its
+    database."""
     world = healthy_world
     store_id = "s-seattle"
     agent = world.tills[store_id].agent
@@ -139,15 +140,25 @@ def test_edge_kill9_in_the_middle_of_a_sale(healthy_world: World, collector: Col
     with scenario(world, collector, "edge kill -9 mid-sale") as row:
         world.start_ringing()
         ringer = world.ringers[store_id]
-        # the first kill as soon as the request leaves, the second a few ms into it (the
-        # till may have committed the sale by then, or not)
-        for delay_s in (0.0, rng.uniform(0.003, 0.03)):
+
+        def kill_during_complete(delay_s: float) -> None:
             world.wait_rung(store_id, 6)
             assert ringer.completing.wait(10), "no sale was being completed"
             time.sleep(delay_s)
             agent.kill9()
             agent.start()
+
+        # the first kill as soon as the request leaves, the second a few ms into it (the
+        # till may have committed the sale by then, or not)
+        kills = [0.0, rng.uniform(0.003, 0.03)]
+        for delay_s in kills:
+            kill_during_complete(delay_s)
         world.wait_rung(store_id, 6)
+        # a loaded machine may wake this thread only after the till answered: try again
+        while ringer.counters.retried_after_crash == 0 and len(kills) < 4:
+            kills.append(0.0)
+            kill_during_complete(0.0)
+            world.wait_rung(store_id, 6)
         row.checks.append(
             lambda: (
                 []
@@ -156,8 +167,8 @@ def test_edge_kill9_in_the_middle_of_a_sale(healthy_world: World, collector: Col
             )
         )
         row.notes.append(
-            "agent killed twice during POST /api/cart/complete; the shopper asked again "
-            "with the same cart id "
+            f"agent killed {len(kills)} times during POST /api/cart/complete; the shopper "
+            "asked again with the same cart id "
             f"{ringer.counters.retried_after_crash} time(s): the till had committed "
             f"{ringer.counters.found_after_crash} of those sales"
         )
