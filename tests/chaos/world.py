@@ -500,7 +500,11 @@ class World:
         return f"http://{HOST}:{self.sandbox_port}"
 
     def ensure_running(self) -> None:
-        """Start whatever a failed scenario left stopped, so the next one starts whole."""
+        """Start whatever a failed scenario left stopped (or frozen), so the next one starts
+        whole."""
+        for proc in [self.hub, *(t.proxy for t in self.tills.values())]:
+            if proc.alive():
+                proc.signal_group(signal.SIGCONT)
         if not self.broker.is_running():
             self.broker.start()
         for till in self.tills.values():
