@@ -61,9 +61,9 @@ INT64_MAX: Final = 2**63 - 1
 """Integers on the wire fit in signed 64 bits: what both sides' databases store."""
 
 # Cheap pre-scan of a payload: only one that could hold an integer beyond 64 bits (19 or
-# more digits), a number that overflows a float (a 3-digit exponent) or a lone UTF-16
-# surrogate escape (\ud800-\udfff) has its values walked.
-_SUSPECT_VALUES: Final = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}|\\u[dD][89a-fA-F]")
+# more digits), a number that overflows a float (a 3-digit exponent), a lone UTF-16
+# surrogate escape (\ud800-\udfff) or a NUL (\u0000) has its values walked.
+_SUSPECT_VALUES: Final = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}|\\u(?:[dD][89a-fA-F]|0000)")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -215,12 +215,13 @@ def _path(parent: str, key: str | int) -> str:
 
 
 def value_problems(data: Any) -> list[str]:
-    """Name the values no side can store: integers beyond 64 bits, infinite numbers, lone
-    UTF-16 surrogates (escaped as ``\\ud800`` in JSON, but not Unicode text).
+    """Name the values no side can store: integers beyond 64 bits, infinite numbers, text
+    with a lone UTF-16 surrogate (escaped as ``\\ud800`` in JSON, but not Unicode) or a
+    NUL character (``\\u0000``).
 
     They are JSON, but a database refuses them (SQLite and PostgreSQL integers are 64-bit,
-    UTF-8 has no surrogates), so they are refused here, as ``invalid_message`` naming the
-    field, rather than later by the database.
+    UTF-8 has no surrogates, PostgreSQL text has no NUL), so they are refused here, as
+    ``invalid_message`` naming the field, rather than later by the database.
     """
     problems: list[str] = []
     stack: list[tuple[str, Any]] = [("", data)]
@@ -228,8 +229,9 @@ def value_problems(data: Any) -> list[str]:
         where, value = stack.pop()
         if isinstance(value, dict):
             for key, child in value.items():
-                if _has_surrogate(key):
-                    problems.append(f"{_path(where, ascii(key))}: key is not valid Unicode")
+                if _unstorable_text(key):
+                    key = ascii(key)  # the problem's text must be storable itself
+                    problems.append(f"{_path(where, key)}: key is not storable text")
                 stack.append((_path(where, key), child))
         elif isinstance(value, list):
             stack.extend((_path(where, i), child) for i, child in enumerate(value))
@@ -241,12 +243,16 @@ def value_problems(data: Any) -> list[str]:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 problems.append(f"{where or 'value'}: number out of range")
-        elif isinstance(value, str) and _has_surrogate(value):
-            problems.append(f"{where or 'value'}: text is not valid Unicode (a lone surrogate)")
+        elif isinstance(value, str) and _unstorable_text(value):
+            problems.append(
+                f"{where or 'value'}: text is not storable (a lone surrogate or a NUL character)"
+            )
     return sorted(problems)
 
 
-def _has_surrogate(text: str) -> bool:
+def _unstorable_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -224,7 +224,8 @@ def broken_down(draw: Any, channel: str, message: dict[str, Any]) -> tuple[str, 
             )
         return topic, gen.dumps({**message, numeric: value}), "invalid_message"
     if kind == "surrogate":
-        return topic, gen.dumps({**message, "note": "\udc00"}), "invalid_message"
+        text = draw(st.sampled_from(["\udc00", "\x00", "a\ud800\x00"]))
+        return topic, gen.dumps({**message, "note": text}), "invalid_message"
     # channel-specific: catalog in another currency or with a bad barcode, a routed
     # order without lines, an unknown command
     if channel == "catalog":

@@ -213,8 +213,10 @@ aware_datetimes = st.datetimes(
     timezones=st.sampled_from(_ZONES),
 )
 
-wire_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
-ids = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20)
+wire_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+ids = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20
+)
 minor = st.integers(min_value=-(10**15), max_value=10**15)
 non_negative_minor = st.integers(min_value=0, max_value=10**15)
 positive = st.integers(min_value=1, max_value=10**6)
