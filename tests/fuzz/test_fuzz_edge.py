@@ -255,7 +255,7 @@ def edge_verdict(topic: str, payload: bytes) -> str | None:
 
 
 @settings(
-    max_examples=gen.examples(85),
+    max_examples=gen.examples(70),
     deadline=None,
     derandomize=True,
     database=None,
@@ -402,10 +402,14 @@ def test_edge_inbound_takes_fuzzed_payloads(edge: Edge, data: st.DataObject) -> 
             for line in message["lines"]:
                 reserved[line["sku"]] += line["qty"]
     assert {s.sku: s.reserved for s in Stock.select() if s.reserved} == dict(reserved)
-    # hooks: every ack delivery reached the outbox; commands once per id
-    ack_deliveries = sum(1 for t, _, r in deliveries if r is None and t.endswith("/down/ack"))
-    assert len(calls.acks) >= ack_deliveries
-    resends = sorted(m["args"]["seq"] for c, m in good if c == "cmd" and m["kind"] == "resend_from")
-    assert sorted(calls.resends)[: len(resends)] == resends or set(resends) <= set(calls.resends)
+    # hooks: every ack and status delivery reached the service; commands once per id
+    # (blind mutations that still decode may add calls of their own)
+    good_deliveries = Counter(t.rsplit("/", 2)[-2:][1] for t, _, r in deliveries if r is None)
+    assert len(calls.acks) >= good_deliveries["ack"]
+    assert calls.statuses >= good_deliveries["status"]
+    commands = [m for c, m in good if c == "cmd"]
+    resends = Counter(m["args"]["seq"] for m in commands if m["kind"] == "resend_from")
+    assert resends <= Counter(calls.resends)
+    assert calls.pings >= sum(1 for m in commands if m["kind"] == "ping")
     assert store.outbox.acked_seq() <= store.last_seq()
     store.close()

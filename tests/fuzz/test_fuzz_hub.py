@@ -207,7 +207,7 @@ def plan_example(data: st.DataObject, store: str, good: list[dict[str, Any]]) ->
         ),
     ]
     rng = random.Random(draw(st.integers(0, 2**32), label="seed of the blind mutations"))
-    for _ in range(draw(st.integers(10, 40))):
+    for _ in range(draw(st.integers(40, 120))):
         topic, value = rng.choice(bases)
         payload = gen.mutate_blindly(rng, value)
         plan.deliveries.append((topic, payload))
