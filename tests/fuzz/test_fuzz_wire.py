@@ -35,6 +35,7 @@ STORE = "fz-wire"
 def running(
     mosquitto: BrokerInfo, hub_sqlite_template: Path, tmp_path: Path
 ) -> Iterator[tuple[sessionmaker[Session], IngestWorker]]:
+    """A migrated SQLite hub with one store, and an ingest worker connected to Mosquitto."""
     shutil.copyfile(hub_sqlite_template, tmp_path / "hub.db")
     url = f"sqlite:///{tmp_path}/hub.db"
     engine = make_engine(url, writer=True)
@@ -50,12 +51,14 @@ def running(
         worker_id=f"fz-{uuid.uuid4().hex[:8]}",
         mqtt_client_id=f"fz-{uuid.uuid4().hex[:8]}",
     )
-    worker = IngestWorker(settings_, make_sessionmaker(make_engine(url, writer=True)))
+    worker_engine = make_engine(url, writer=True)
+    worker = IngestWorker(settings_, make_sessionmaker(worker_engine))
     worker.start()
     try:
         yield sessions, worker
     finally:
         worker.stop()
+        worker_engine.dispose()
         engine.dispose()
 
 
