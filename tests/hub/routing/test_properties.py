@@ -147,14 +147,14 @@ def test_decisions_never_oversell_and_always_cover_or_explain(
                 assert c.reasons
         if rules_name == "default":
             # Completeness: if one eligible location could ship everything, it is not unroutable.
-            for c in cands:
+            for cand in cands:
                 if (
-                    c.location_id not in excluded
-                    and (c.channels is None or o.channel in c.channels)
-                    and c.online
-                    and (c.daily_capacity is None or c.current_load < c.daily_capacity)
+                    cand.location_id not in excluded
+                    and (cand.channels is None or o.channel in cand.channels)
+                    and cand.online
+                    and (cand.daily_capacity is None or cand.current_load < cand.daily_capacity)
                 ):
-                    assert any(c.sellable(s) < q for s, q in o.demand.items()), c
+                    assert any(cand.sellable(s) < q for s, q in o.demand.items()), cand
 
 
 @settings(max_examples=50, deadline=None)

@@ -8,6 +8,7 @@ import pytest
 
 from hub.domain.routing import (
     DEFAULT_RULES,
+    LocationKind,
     LocationState,
     Outcome,
     ReasonCode,
@@ -506,8 +507,8 @@ def test_reroute_with_exclude_goes_to_the_next_candidate() -> None:
 def test_ship_to_from_the_postal_table_when_no_coordinates() -> None:
     from hub.data import load_postal_codes
 
-    munich = LocationState("s-muc", "store", 48.1372, 11.5755, {"SKU-1": 5})
-    berlin = LocationState("s-ber", "store", 52.5200, 13.4050, {"SKU-1": 5})
+    munich = LocationState("s-muc", LocationKind.STORE, 48.1372, 11.5755, {"SKU-1": 5})
+    berlin = LocationState("s-ber", LocationKind.STORE, 52.5200, 13.4050, {"SKU-1": 5})
     to_berlin = order([("SKU-1", 1)], ship_to=ShipTo("DE", "10117"), currency="EUR")
     decision = route(to_berlin, [munich, berlin], DEFAULT_RULES, postal=load_postal_codes())
     assert decision.location_ids == ("s-ber",)
