@@ -300,6 +300,10 @@ class BatchApplier:
             )
             return
         if parsed.channel == "status":
+            if not message.payload:
+                # a zero-length retained payload clears the topic (docs/protocol.md): nothing to do
+                _LOGGER.info("status of %s cleared (empty retained payload)", parsed.store)
+                return
             try:
                 status = decode_status(message.topic, message.payload)
             except ProtocolError as err:
@@ -692,8 +696,17 @@ def _topic_store(topic: str) -> str | None:
 
 def _dead(topic: str, err: ProtocolError, payload: bytes, store_id: str | None) -> DeadLetterIn:
     return DeadLetterIn(
-        topic=topic, reason=err.reason, detail=str(err), payload=payload, store_id=store_id
+        topic=topic,
+        reason=err.reason,
+        detail=str(err),
+        payload=_kept(err.reason, payload),
+        store_id=store_id,
     )
+
+
+def _kept(reason: str, payload: bytes) -> bytes:
+    """What a dead letter keeps: an oversized payload cannot be replayed, so only its head."""
+    return payload[:MAX_RAW_EXCERPT] if reason == "too_large" else payload
 
 
 def _readable_seq(raw: Any) -> int | None:
@@ -760,7 +773,7 @@ def _dead_item(
         topic=topic,
         reason=item.error.reason,
         detail=str(item.error),
-        payload=data,
+        payload=_kept(item.error.reason, data),
         store_id=store_id,
         seq=seq,
         event_id=event_id,

@@ -31,6 +31,7 @@ from hub.config import HubSettings
 from hub.db import stores
 from hub.db.engine import make_engine, make_sessionmaker
 from hub.db.models import AppliedEvent, DeadLetter, StockLevel, Store, StoreSync
+from hub.ingest.apply import MAX_RAW_EXCERPT
 from hub.ingest.mqtt import Delivery
 from hub.ingest.worker import IngestWorker
 from protocol import topics
@@ -322,4 +323,5 @@ def test_hub_ingest_takes_fuzzed_payloads(world: World, data: st.DataObject) -> 
             assert letter.status == "open"
         kept = {(letter.topic, bytes(letter.payload)) for letter in letters}
         for topic, payload in plan.payload_level:
-            assert (topic[:256], payload) in kept
+            # an oversized payload is kept as its head only (it cannot be replayed)
+            assert (topic[:256], payload[:MAX_RAW_EXCERPT]) in kept

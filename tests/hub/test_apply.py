@@ -20,10 +20,10 @@ from hub.db.models import (
     StoreStatus,
     StoreSync,
 )
-from hub.ingest.apply import BatchApplier, InboundMessage
+from hub.ingest.apply import MAX_RAW_EXCERPT, BatchApplier, InboundMessage
 from hub.ingest.replay import replay_dead_letter
 from protocol import topics
-from protocol.codec import encode, encode_batch
+from protocol.codec import MAX_PAYLOAD_BYTES, encode, encode_batch
 from protocol.messages import OrderMessage
 from tests.hub import events as ev
 from tests.hub.conftest import NOW
@@ -149,6 +149,28 @@ def test_malformed_and_spoofed_messages_are_dead_lettered_and_valid_ones_behind_
         assert s.scalar(select(func.count()).select_from(DeadLetter)) == 5, (
             "the same invalid event resent is not dead-lettered twice"
         )
+
+
+def test_an_oversized_payload_keeps_only_its_head_and_an_empty_status_clears_quietly(
+    sessions: sessionmaker[Session],
+) -> None:
+    """GIVEN a payload over the limit and a zero-length retained status THEN the first is
+    dead-lettered with its head only, the second is skipped, and a good batch behind applies."""
+    applier = BatchApplier(sessions, clock=lambda: NOW)
+    huge = b"[" + b" " * MAX_PAYLOAD_BYTES + b"]"
+    result = applier.apply(
+        [
+            InboundMessage(topics.up_events("s-001"), huge),
+            InboundMessage(topics.up_status("s-001"), b""),
+            msg("s-001", [ev.sale("s-001", 1, [("TEA", 1)])]),
+        ]
+    )
+    assert result.applied == 1
+    assert dict(result.dead_reasons) == {"too_large": 1}
+    with sessions() as s:
+        letter = s.scalars(select(DeadLetter)).one()
+        assert letter.reason == "too_large"
+        assert letter.payload == huge[:MAX_RAW_EXCERPT]
 
 
 def test_seq_reused_by_another_event_is_dead_lettered(sessions: sessionmaker[Session]) -> None:
