@@ -16,16 +16,17 @@ from edge_agent.store.db import write_transaction
 from edge_agent.store.errors import StoreUnavailable
 from edge_agent.store.facade import EdgeStore
 from edge_agent.store.orders import OrderRepository
-from protocol.codec import decode_down, decode_status
+from protocol.codec import decode_down, decode_hub_status, decode_status
 from protocol.errors import ProtocolError
 from protocol.messages import (
     AckMessage,
     CatalogMessage,
     CommandMessage,
+    HubStatus,
     OrderMessage,
     StatusMessage,
 )
-from protocol.topics import parse_topic
+from protocol.topics import HUB_STATUS, parse_topic
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class HandlerHooks:
     on_resend_from: Callable[[int], None]
     on_ping: Callable[[], None]
     on_status: Callable[[StatusMessage], None]
+    on_hub_status: Callable[[HubStatus], None] = lambda _status: None
 
 
 class InboundHandler:
@@ -85,6 +87,11 @@ class InboundHandler:
         return Outcome.DEAD_LETTER
 
     def _handle(self, topic: str, payload: bytes) -> Outcome:
+        if topic == HUB_STATUS:
+            if not payload:
+                return Outcome.IGNORED  # a cleared retained status
+            self._hooks.on_hub_status(decode_hub_status(payload))
+            return Outcome.APPLIED
         parsed = parse_topic(topic)
         if parsed.store != self._store.store_id:
             raise ProtocolError(
@@ -93,6 +100,8 @@ class InboundHandler:
             )
         if parsed.direction == "up":
             if parsed.channel == "status":
+                if not payload:
+                    return Outcome.IGNORED  # a cleared retained status (docs/protocol.md)
                 self._hooks.on_status(decode_status(topic, payload))
                 return Outcome.APPLIED
             return Outcome.IGNORED

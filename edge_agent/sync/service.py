@@ -42,7 +42,7 @@ from edge_agent.sync.backoff import Backoff
 from edge_agent.sync.inbound import HandlerHooks, InboundHandler, Outcome
 from protocol import topics
 from protocol.codec import encode
-from protocol.messages import StatusMessage
+from protocol.messages import HubStatus, StatusMessage
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ class SyncStatus:
     dead_letters: int
     connected_since: datetime | None
     last_ack_at: datetime | None
+    hub_online: bool | None = None  # the hub's last birth or Last Will; None before either
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -136,6 +137,7 @@ class SyncStatus:
             "dead_letters": self.dead_letters,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
             "last_ack_at": self.last_ack_at.isoformat() if self.last_ack_at else None,
+            "hub_online": self.hub_online,
         }
 
 
@@ -186,6 +188,7 @@ class SyncService:
                 on_resend_from=self._on_resend_from,
                 on_ping=self._on_ping,
                 on_status=self._on_own_status,
+                on_hub_status=self._on_hub_status,
             ),
         )
         self._backoff = Backoff(broker.backoff_initial_s, broker.backoff_max_s)
@@ -203,6 +206,8 @@ class SyncService:
         self._ack_progress_at = time.monotonic()
         self._ack_timeout_s = self._tuning.ack_timeout_s
         self._acked_seen = store.outbox.acked_seq()
+        self._hub_online: bool | None = None
+        self._hub_status_at: datetime | None = None
         self._auth_failed = False
         self.connect_attempts = 0
 
@@ -257,6 +262,7 @@ class SyncService:
             dead_letters=self._store.inbound.dead_letter_count(),
             connected_since=self._connected_since,
             last_ack_at=self._last_ack_at,
+            hub_online=self._hub_online,
         )
 
     # -- the thread ---------------------------------------------------------------------
@@ -445,6 +451,7 @@ class SyncService:
         )
         client.subscribe(topics.store_down_filter(self.store_id), qos=1)
         client.subscribe(topics.up_status(self.store_id), qos=1)
+        client.subscribe(topics.HUB_STATUS, qos=1)
         self._publish_birth(conn)
         # Everything not yet acked goes again on a new connection (at least once).
         conn.cursor = self._store.outbox.acked_seq()
@@ -550,7 +557,9 @@ class SyncService:
 
     def _check_ack_stall(self, conn: _Connection) -> None:
         """Resend from the first unacked event when the hub has not acked for a while."""
-        if conn.cursor <= self._acked_seen:
+        if conn.cursor <= self._acked_seen or self._hub_online is False:
+            # nothing in flight, or the hub is down: its birth will trigger the resend instead
+            # of piling copies in its broker queue
             self._ack_progress_at = time.monotonic()
             return
         if time.monotonic() - self._ack_progress_at < self._ack_timeout_s:
@@ -620,6 +629,34 @@ class SyncService:
         _LOGGER.info("hub asked to resend from seq %d", seq)
         if conn is not None:
             conn.cursor = min(conn.cursor, seq - 1)
+
+    def _on_hub_status(self, status: HubStatus) -> None:
+        """The hub's birth or Last Will: hold resends while it is down, resend when it is back.
+
+        A birth newer than the last one seen means the hub (re)subscribed: events published
+        while it was away may have found no subscriber (a broker restart loses the shared
+        subscription), so everything not acked goes again now instead of after an ack stall.
+        """
+        if self._hub_status_at is not None and status.at <= self._hub_status_at:
+            return  # the retained copy of what we already know, or an older message
+        self._hub_status_at = status.at
+        was_online = self._hub_online
+        self._hub_online = status.online
+        if not status.online:
+            _LOGGER.warning("the hub is offline (its Last Will); holding resends until it is back")
+            return
+        if was_online is False:
+            _LOGGER.info("the hub is back online (bdSeq %d)", status.bdSeq)
+        self._ack_progress_at = time.monotonic()
+        self._ack_timeout_s = self._tuning.ack_timeout_s
+        conn = self._conn
+        if conn is not None and conn.cursor > self._acked_seen:
+            _LOGGER.info(
+                "hub birth: sending again from seq %d (published up to %d)",
+                self._acked_seen + 1,
+                conn.cursor,
+            )
+            conn.cursor = self._acked_seen
 
     def _on_ping(self) -> None:
         if self._conn is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from edge_agent.store.facade import EdgeStore
 from edge_agent.store.models import DeadLetter, InboundMessage
 from edge_agent.sync.service import SyncService, SyncTuning
+from protocol import topics
 from tests.edge.store.helpers import MILK_EAN, STORE_ID, cart_of, cash
 from tests.edge.sync.conftest import Hub, wait_online
 from tests.edge.sync.proxy import TcpProxy
@@ -114,6 +115,58 @@ def test_resend_from_seq_is_honoured(
     hub.command("resend_from", seq=2)
     wait_until(lambda: hub.order[arrived:] == [2, 3], 10, message="2 and 3 sent again")
     assert hub.conflicts == []  # the same seq always carries the same envelope id
+
+
+def _hub_status(hub: Hub, *, online: bool) -> None:
+    """Publish a hub birth or Last Will (not retained: nothing to clean up afterwards)."""
+    body = {"v": 1, "online": online, "bdSeq": 7, "at": datetime.now(UTC).isoformat()}
+    hub.client.publish(topics.HUB_STATUS, json.dumps(body).encode())
+
+
+def test_a_hub_birth_sends_unacked_events_again_at_once(
+    any_broker: BrokerInfo,
+    edge_store: EdgeStore,
+    sync_factory: SyncFactory,
+    hub_factory: HubFactory,
+) -> None:
+    """GIVEN events the hub never acked (it lost them, say in a broker restart) WHEN the hub
+    publishes its birth THEN they go again at once, not after the ack timeout."""
+    hub = hub_factory(any_broker)
+    hub.auto_ack = False
+    service = sync_factory(any_broker, tuning=SyncTuning(ack_timeout_s=600))
+    wait_online(service)
+    _ring(edge_store, 2)
+    hub.wait_seqs(2)
+    arrived = len(hub.order)
+    _hub_status(hub, online=True)
+    wait_until(lambda: hub.order[arrived:] == [1, 2], 10, message="1 and 2 sent again")
+    assert service.status().hub_online is True
+    assert hub.conflicts == []
+
+
+def test_resends_wait_while_the_hub_is_offline(
+    any_broker: BrokerInfo,
+    edge_store: EdgeStore,
+    sync_factory: SyncFactory,
+    hub_factory: HubFactory,
+) -> None:
+    """GIVEN the hub's Last Will WHEN acks stall THEN the till does not pile copies of its
+    outbox into the broker's queue for the hub; the hub's next birth sends them once."""
+    hub = hub_factory(any_broker)
+    hub.auto_ack = False
+    service = sync_factory(any_broker, tuning=SyncTuning(ack_timeout_s=0.3))
+    wait_online(service)
+    _hub_status(hub, online=False)
+    wait_until(lambda: service.status().hub_online is False, 10, message="hub seen offline")
+    _ring(edge_store, 2)
+    hub.wait_seqs(2)
+    time.sleep(2.0)  # several ack timeouts: an online hub would have had copies by now
+    assert sorted(hub.order) == [1, 2], "no resend while the hub is offline"
+    hub.auto_ack = True
+    _hub_status(hub, online=True)
+    wait_until(lambda: edge_store.outbox.stats().depth == 0, 10, message="acked after the birth")
+    assert sorted(hub.order[2:4]) == [1, 2], "the birth sent both again"
+    assert service.status().hub_online is True
 
 
 def test_events_written_offline_are_delivered_in_order_after_reconnect(
