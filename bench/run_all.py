@@ -90,7 +90,7 @@ def main() -> None:
     print(f"\nfigures (load average at the end {one:.2f} / {five:.2f}):")
     width = max((len(r[1]) for r in rows), default=10)
     cwidth = max((len(r[2]) for r in rows), default=10)
-    print(f"{'figure':<{width}}  {'ceiling (same run)':<{cwidth}}  share")
+    print(f"{'figure':<{width}}  {'ceiling (same run)':<{cwidth}}  ratio")
     for _name, what, ceiling, share in rows:
         print(f"{what:<{width}}  {ceiling:<{cwidth}}  {share}")
     if failed:
