@@ -370,6 +370,14 @@ function setupSell() {
   // The scan field keeps the focus: a keyboard-wedge scanner types wherever the focus is.
   $("#scan").addEventListener("blur", () => setTimeout(focusScan, 0));
   document.addEventListener("click", () => setTimeout(focusScan, 0));
+  // A scanner can type before the focus is back (a click a moment ago): a key pressed
+  // outside any field goes to the scan field, so no digit of a barcode is lost.
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (t && t.closest && t.closest("input, textarea, select, dialog")) return;
+    if (ev.key.length === 1 || ev.key === "Enter") focusScan();
+  }, true);
   api("GET", "/cart").then((d) => renderCart(d.cart)).catch((e) => say(e.message));
   api("GET", "/status").then((s) => { if (s.devices) listenToScanner(); }).catch(() => {});
   refreshStatus();
