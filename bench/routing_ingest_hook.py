@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import add_quick, apply_defaults, figure, load_line  # noqa: E402
 
 from bench.hub_ingest import _payloads  # noqa: E402
 from hub.db import stores  # noqa: E402
@@ -141,13 +142,18 @@ def measure(
 def main() -> None:
     """Run the three cases and print events per CPU-second."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", type=int, default=4)
-    parser.add_argument("--events", type=int, default=1000, help="events per store")
-    parser.add_argument("--open-orders", type=int, default=20, help="open orders per store")
+    add_quick(parser)
+    parser.add_argument("--stores", type=int, help="stores (4)")
+    parser.add_argument("--events", type=int, help="events per store (1,000)")
+    parser.add_argument("--open-orders", type=int, help="open orders per store (20)")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is shown")
+    parser.add_argument("--repeat", type=int, help="runs per case; the best is shown (3)")
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
-    args = parser.parse_args()
+    args = apply_defaults(
+        parser.parse_args(),
+        {"stores": 4, "events": 1000, "open_orders": 20, "repeat": 3},
+        {"stores": 2, "events": 100, "open_orders": 5, "repeat": 1},
+    )
     cases = [
         ("no hook", False, 0),
         ("hook, no open orders", True, 0),
@@ -192,7 +198,16 @@ def main() -> None:
             f"  {name:36s} {best[name]:8,.0f} events per CPU-second "
             f"({best[name] / base:4.0%} of no hook)"
         )
-    print(f"best of {args.repeat}; load average at the end: {os.getloadavg()[0]:.1f}")
+    worst = f"hook, {args.open_orders} open orders per store"
+    figure(
+        "applier with the walk-in hook and open orders",
+        best[worst],
+        "events/CPU-s",
+        ceiling="the same applier without the hook",
+        ceiling_value=base,
+    )
+    print(f"best of {args.repeat}")
+    print(load_line("at the end"))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ ORDER = [
     "receipt_render",
     "edge_outbox_drain",
     "routing",
+    "routing_ingest_hook",
     "hub_catalog_import",
     "hub_ingest",
     "hub_reconnect_storm",

@@ -24,6 +24,7 @@ FIGURES = {
     "edge_sale_commit": 1,
     "receipt_render": 1,
     "routing": 1,
+    "routing_ingest_hook": 1,
     "edge_outbox_drain": 1,
     "hub_catalog_import": 1,
     "hub_ingest": 1,
