@@ -660,6 +660,7 @@ def install_dashboard(app: FastAPI) -> None:
     from hub.dashboard import (
         finance_views,  # noqa: F401  (registers the finance page)
         orders_views,  # noqa: F401  (registers the orders and channels pages)
+        warehouse_views,  # noqa: F401  (registers the warehouses page)
     )
 
     app.include_router(router)
