@@ -9,18 +9,17 @@ condition is gone. Channel, routing and printer alarms are raised by their compo
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import alarms
-from hub.db import leases
 from hub.db.models import DeadLetter, StockLevel, Store, StoreStatus
 from hub.db.models_alarms import Alarm
+from hub.leased_loop import LeasedLoop
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -178,46 +177,30 @@ class AlarmEvaluator:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sessions = sessions
-        self._worker_id = worker_id
-        self._interval_s = interval_s
-        self._ttl = timedelta(seconds=max(lease_ttl_s, interval_s * 3))
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lease = LeasedLoop(
+            sessions,
+            lease=LEASE_NAME,
+            holder=worker_id,
+            ttl_s=max(lease_ttl_s, interval_s * 3),
+            tick_s=interval_s,
+            clock=clock,
+            work=self.tick,
+            thread_name="alarm-evaluator",
+        )
 
     def tick(self) -> bool:
         """Evaluate once if this worker holds the lease; True when it evaluated."""
-        now = self._clock()
+        if not self._lease.hold():
+            return False
         with self._sessions.begin() as session:
-            if not leases.try_acquire(
-                session, LEASE_NAME, holder=self._worker_id, now=now, ttl=self._ttl
-            ):
-                return False
-        with self._sessions.begin() as session:
-            evaluate_once(session, now=now)
+            evaluate_once(session, now=self._clock())
         return True
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - one bad pass must not end the evaluator
-                _LOGGER.exception("alarm evaluation failed; retrying next interval")
-            self._stop.wait(self._interval_s)
 
     def start(self) -> None:
         """Start the evaluator thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
-        self._thread.start()
+        self._lease.start()
 
     def stop(self) -> None:
         """Stop the thread and give the lease up."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        try:
-            with self._sessions.begin() as session:
-                leases.release(session, LEASE_NAME, holder=self._worker_id, now=self._clock())
-        except Exception:  # noqa: BLE001 - shutting down; the lease expires by itself
-            _LOGGER.warning("could not release the %s lease", LEASE_NAME)
+        self._lease.stop(timeout=10)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +25,7 @@ from hub.channels.amazon.client import SpApiClient
 from hub.channels.amazon.errors import ConfigError
 from hub.channels.amazon.runner import AccountRunner, ClientFactory, RunnerPolicy
 from hub.db import channels as repo
-from hub.db import leases
+from hub.leased_loop import LeasedLoop
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,60 +82,40 @@ class ChannelWorker:
         self.clock = clock
         self.runners: dict[int, AccountRunner] = {}
         self._due: dict[int, _Due] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.is_leader = False
+        self._lease = LeasedLoop(
+            sessions,
+            lease=CHANNEL_LEASE,
+            holder=worker_id,
+            ttl_s=self.policy.lease_ttl_s,
+            tick_s=self.policy.tick_s,
+            clock=clock,
+            work=self.tick,
+            thread_name="hub-channels",
+        )
         self._warned_no_key = False
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this worker holds the channels lease."""
+        return self._lease.is_leader
 
     def start(self) -> None:
         """Start the worker thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="hub-channels", daemon=True)
-        self._thread.start()
+        self._lease.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the thread, give the lease up and close the clients."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self.is_leader:
-            try:
-                with self.sessions.begin() as session:
-                    leases.release(session, CHANNEL_LEASE, holder=self.worker_id, now=self.clock())
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                _LOGGER.warning("could not release the channels lease", exc_info=True)
-            self.is_leader = False
+        self._lease.stop(timeout)
         for runner in self.runners.values():
             runner.close()
         self.runners.clear()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                _LOGGER.exception("channel jobs failed; trying again")
-            self._stop.wait(self.policy.tick_s)
-
     def tick(self) -> None:
         """One round: take or renew the lease, then run what is due for every account."""
-        now = self.clock()
-        with self.sessions.begin() as session:
-            leader = leases.try_acquire(
-                session,
-                CHANNEL_LEASE,
-                holder=self.worker_id,
-                now=now,
-                ttl=timedelta(seconds=self.policy.lease_ttl_s),
-            )
-        if leader != self.is_leader:
-            _LOGGER.info("channels lease %s", "taken" if leader else "lost")
-        self.is_leader = leader
-        if not leader:
+        if not self._lease.hold():
             return
         for runner in self._refresh_runners():
-            if self._stop.is_set():
+            if self._lease.stopping:
                 return
             try:
                 self._run_account(runner)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ from hub.channels.amazon.account import CredentialCipher
 from hub.channels.amazon.client import SpApiClient
 from hub.channels.amazon.errors import AmazonChannelError, ConfigError
 from hub.db import channels as repo
-from hub.db import leases
 from hub.db.models_channels import ChannelAccount
 from hub.db.models_finance import Settlement, SettlementImportState
 from hub.finance.importer import (
@@ -50,6 +48,7 @@ from hub.finance.importer import (
     link_pending_lines,
 )
 from hub.finance.settlement import REPORT_TYPE, SettlementParseError, parse_settlement
+from hub.leased_loop import LeasedLoop
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -303,61 +302,42 @@ class SettlementWorker:
         self.policy = policy or SettlementSchedulePolicy()
         self.client_factory = client_factory
         self.clock = clock
-        self.is_leader = False
         self.runs = 0
         self._clients: dict[int, tuple[datetime, SpApiClient]] = {}
         self._next_run = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lease = LeasedLoop(
+            sessions,
+            lease=SETTLEMENT_LEASE,
+            holder=worker_id,
+            ttl_s=self.policy.lease_ttl_s,
+            tick_s=self.policy.tick_s,
+            clock=clock,
+            work=self.tick,
+            thread_name="hub-settlements",
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this worker holds the settlements lease."""
+        return self._lease.is_leader
 
     def start(self) -> None:
         """Start the worker thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="hub-settlements", daemon=True)
-        self._thread.start()
+        self._lease.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the thread, give the lease up and close the clients."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self.is_leader:
-            try:
-                with self.sessions.begin() as session:
-                    leases.release(
-                        session, SETTLEMENT_LEASE, holder=self.worker_id, now=self.clock()
-                    )
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                _LOGGER.warning("could not release the settlements lease", exc_info=True)
-            self.is_leader = False
+        self._lease.stop(timeout)
         for _version, client in self._clients.values():
             client.close()
         self._clients.clear()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                _LOGGER.exception("settlement import failed; trying again")
-            self._stop.wait(self.policy.tick_s)
-
     def tick(self) -> list[AccountRun]:
         """Take or renew the lease; when held and due, run every account once."""
-        now = self.clock()
-        with self.sessions.begin() as session:
-            leader = leases.try_acquire(
-                session,
-                SETTLEMENT_LEASE,
-                holder=self.worker_id,
-                now=now,
-                ttl=timedelta(seconds=self.policy.lease_ttl_s),
-            )
-        if leader != self.is_leader:
-            _LOGGER.info("settlements lease %s", "taken" if leader else "lost")
+        was_leader = self.is_leader
+        leader = self._lease.hold()
+        if leader and not was_leader:
             self._next_run = 0.0  # a new holder runs at once
-        self.is_leader = leader
         if not leader or time.monotonic() < self._next_run:
             return []
         self._next_run = time.monotonic() + self.policy.interval_s
@@ -375,7 +355,7 @@ class SettlementWorker:
             return []
         runs = []
         for row in rows:
-            if self._stop.is_set():
+            if self._lease.stopping:
                 break
             try:
                 client = self._client(row)
