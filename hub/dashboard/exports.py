@@ -6,8 +6,6 @@ at the start) get a leading apostrophe; numbers are written as numbers.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -15,43 +13,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.csvout import to_csv
 from hub.db.models import Location, SaleFact, StockLevel, StockMovement
 from protocol.money import Money
 
 KINDS = ("orders", "sales", "stock", "movements")
 MAX_ROWS = 200_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(ValueError):
     """A filter value the export cannot use."""
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> tuple[str, int]:
-    """Render rows as CSV text; returns (text, row count)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    n = 0
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        n += 1
-    return out.getvalue(), n
 
 
 def _date(filters: Mapping[str, str], key: str) -> date | None:

@@ -28,18 +28,16 @@ costed units alone; it never counts a missing cost as zero.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from hub import csvout
 from hub.finance.reconcile import return_tax_minor
 from protocol.money import Money
 
 STORE_CHANNEL = "store"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,37 +344,13 @@ def major(amount_minor: int | None, currency: str) -> Amount:
     return Amount(Money(int(amount_minor), currency).format())
 
 
-class Amount(str):
+class Amount(csvout.Verbatim):
     """A formatted amount: written as is (its leading minus is a sign, not a formula)."""
 
     __slots__ = ()
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, Amount):
-        return str(value)
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> tuple[str, int]:
-    """CSV text (RFC 4180, CRLF) with formula-looking text neutralised; returns (text, rows)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    n = 0
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        n += 1
-    return out.getvalue(), n
+to_csv = csvout.to_csv
 
 
 LEDGER_CSV_HEADER = [
