@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _common import add_quick, apply_defaults, figure, load_line  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import Engine, func, select  # noqa: E402
 
 from hub.db import stores  # noqa: E402
 from hub.db.engine import make_engine, make_sessionmaker  # noqa: E402
@@ -261,15 +261,9 @@ def measure_hub(args: argparse.Namespace, url: str, log: Path) -> tuple[float, f
     return target / (end - timing["first"]), end - timing["published"]
 
 
-def measure_cpu(url: str, *, stores_n: int = 2, events: int = 1000) -> float:
-    """The applier alone, in this process: events per CPU-second of the hub (no broker).
-
-    Only this process's CPU counts (for PostgreSQL the server's work is not in it).
-    Hooks that other parts add in `acorn hub serve` (routing) are not attached here.
-    """
+def seeded_engine(url: str, stores_n: int) -> Engine:
+    """A migrated hub database with stores b-000.. and 1,000,000 units of 500 SKUs each."""
     from datetime import UTC, datetime
-
-    from hub.ingest.apply import BatchApplier, InboundMessage
 
     engine = make_engine(url, writer=True)
     upgrade(engine)
@@ -284,6 +278,19 @@ def measure_cpu(url: str, *, stores_n: int = 2, events: int = 1000) -> float:
             for sku in range(500):
                 ledger.count(f"b-{i:03d}", f"SKU-{sku:04d}", 1_000_000, MovementContext(at=now))
         ledger.flush()
+    return engine
+
+
+def measure_cpu(url: str, *, stores_n: int = 2, events: int = 1000) -> float:
+    """The applier alone, in this process: events per CPU-second of the hub (no broker).
+
+    Only this process's CPU counts (for PostgreSQL the server's work is not in it).
+    Hooks that other parts add in `acorn hub serve` (routing) are not attached here.
+    """
+    from hub.ingest.apply import BatchApplier, InboundMessage
+
+    engine = seeded_engine(url, stores_n)
+    sessions = make_sessionmaker(engine)
     messages = [InboundMessage(t, p) for t, p in _payloads(stores_n, events, 10)]
     applier = BatchApplier(sessions)
     started = time.process_time()

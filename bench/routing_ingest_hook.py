@@ -44,11 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from _common import add_quick, apply_defaults, figure, load_line  # noqa: E402
 
-from bench.hub_ingest import _payloads  # noqa: E402
-from hub.db import stores  # noqa: E402
-from hub.db.engine import make_engine, make_sessionmaker  # noqa: E402
-from hub.db.ledger import LedgerWriter, MovementContext  # noqa: E402
-from hub.db.migrate import upgrade  # noqa: E402
+from bench.hub_ingest import _payloads, seeded_engine  # noqa: E402
+from hub.db.engine import make_sessionmaker  # noqa: E402
 from hub.db.models_routing import AssignmentState, RoutingAssignment  # noqa: E402
 from hub.db.orders import route_order  # noqa: E402
 from hub.ingest.apply import BatchApplier, InboundMessage  # noqa: E402
@@ -57,19 +54,9 @@ from protocol.messages import OrderLine, OrderMessage  # noqa: E402
 
 
 def _setup(url: str, stores_n: int, open_orders: int) -> tuple[BatchApplier, Engine]:
-    engine = make_engine(url, writer=True)
-    upgrade(engine)
+    engine = seeded_engine(url, stores_n)
     sessions = make_sessionmaker(engine)
     now = datetime.now(UTC)
-    with sessions.begin() as s:
-        ledger = LedgerWriter(s, now=now)
-        for i in range(stores_n):
-            stores.create_store(
-                s, store_id=f"b-{i:03d}", name="cpu", timezone="UTC", currency="EUR", now=now
-            )
-            for sku in range(500):
-                ledger.count(f"b-{i:03d}", f"SKU-{sku:04d}", 1_000_000, MovementContext(at=now))
-        ledger.flush()
     with sessions.begin() as s:
         for i in range(stores_n):
             store = f"b-{i:03d}"
