@@ -22,6 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 
 CATALOG_VERSION_KEY = "catalog_version"
 CATALOG_PARTS_KEY = "catalog_parts"
+SNAPSHOT_VERSION_KEY = "catalog_snapshot_version"
 _LOOKUP_SQL = (
     "SELECT p.sku, p.name, p.price_minor, p.tax_class, COALESCE(s.on_hand, 0), "
     "COALESCE(s.reserved, 0) FROM barcode b JOIN product p ON p.sku = b.sku "
@@ -194,10 +195,25 @@ class CatalogRepository:
         snapshot has arrived, the products none of them listed (still older than
         it) are deactivated; only then, for deltas too, does the store report
         the new version in its birth, so the hub never skips a missing part.
+
+        Out-of-order delivery cannot bring a product back: a message older than the
+        last complete snapshot changes nothing (the snapshot already said what exists),
+        and removing a SKU the store does not know yet leaves an inactive placeholder
+        at that version, so an older delta listing it arrives too late to add it.
         """
         upserted = skipped = deactivated = 0
         version = message.version
         with write_transaction(self._db):
+            floor_row = MetaEntry.get_or_none(MetaEntry.key == SNAPSHOT_VERSION_KEY)
+            floor = 0 if floor_row is None else int(floor_row.value)
+            if version < floor:
+                _LOGGER.info(
+                    "catalog v%d (%s) is older than the complete snapshot v%d: skipped",
+                    version,
+                    message.kind,
+                    floor,
+                )
+                return CatalogApplyResult(version, 0, len(message.products), 0)
             current: dict[str, int] = {
                 row.sku: row.catalog_version
                 for row in Product.select(Product.sku, Product.catalog_version)
@@ -218,7 +234,18 @@ class CatalogRepository:
                 upserted += 1
             now = datetime.now(UTC)
             for sku in sorted(set(message.removed_skus)):
-                if sku in current and current[sku] < version:
+                if sku not in current:
+                    # a tombstone: inactive, at this version, never sold (no barcode, no stock)
+                    Product.insert(
+                        sku=sku,
+                        name=sku,
+                        price_minor=0,
+                        tax_class="",
+                        active=False,
+                        catalog_version=version,
+                        updated_at=now,
+                    ).on_conflict_ignore().execute()
+                elif current[sku] < version:
                     deactivated += (
                         Product.update(active=False, catalog_version=version, updated_at=now)
                         .where(Product.sku == sku)
@@ -232,6 +259,8 @@ class CatalogRepository:
                         .where(Product.catalog_version < version)
                         .execute()
                     )
+                    if version > floor:
+                        self._set_meta(SNAPSHOT_VERSION_KEY, str(version))
                 if version > self.version():
                     self._set_meta(CATALOG_VERSION_KEY, str(version))
         _LOGGER.info(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge_agent.store.errors import UnknownBarcode
+from edge_agent.store.errors import UnknownBarcode, UnknownProduct
 from edge_agent.store.facade import EdgeStore
 from edge_agent.store.models import OutboxEvent, Product
 from protocol.errors import GtinError
@@ -174,3 +174,26 @@ def test_snapshot_in_parts_deactivates_only_once_complete(store: EdgeStore) -> N
     assert store.catalog.get("MILK-1L").price_minor == 130
     assert store.catalog.version() == 20
     assert not store.catalog.get("SOAP", include_inactive=True).active
+
+
+def test_a_late_delta_cannot_bring_back_what_a_newer_removal_or_snapshot_took_away(
+    store: EdgeStore,
+) -> None:
+    """GIVEN deliveries out of order (MQTT does not promise order across reconnects)
+    THEN a removal of a SKU the store never saw, and a complete snapshot, both stay
+    in force when an older delta listing the product arrives afterwards."""
+    tea = CatalogProduct(sku="TEA", name="Tea", price_minor=300, tax_class="standard")
+    store.catalog.apply(_catalog(5, [], removed_skus=["TEA"]))
+    late = store.catalog.apply(_catalog(4, [tea]))
+    assert late.upserted == 0
+    assert not store.catalog.get("TEA", include_inactive=True).active
+    milk = CatalogProduct(sku="MILK-1L", name="Milk 1L", price_minor=129, tax_class="zero")
+    store.catalog.apply(_catalog(10, [milk], kind="snapshot"))
+    coffee = CatalogProduct(sku="COFFEE", name="Coffee", price_minor=700, tax_class="standard")
+    older = store.catalog.apply(_catalog(9, [coffee]))
+    assert (older.upserted, older.skipped_older) == (0, 1)
+    with pytest.raises(UnknownProduct):
+        store.catalog.get("COFFEE", include_inactive=True)
+    newer = store.catalog.apply(_catalog(11, [coffee]))
+    assert newer.upserted == 1
+    assert store.catalog.get("COFFEE").active
