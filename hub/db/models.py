@@ -88,10 +88,10 @@ class StoreStatus(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     bd_seq: Mapped[int | None] = mapped_column(BigInteger)
     agent_version: Mapped[str | None] = mapped_column(String(64))
-    outbox_depth: Mapped[int | None] = mapped_column(Integer)
+    outbox_depth: Mapped[int | None] = mapped_column(BigInteger)
     oldest_unsynced_age_s: Mapped[float | None] = mapped_column(Float)
     last_seq_reported: Mapped[int | None] = mapped_column(BigInteger)
-    catalog_version_reported: Mapped[int | None] = mapped_column(Integer)
+    catalog_version_reported: Mapped[int | None] = mapped_column(BigInteger)
     devices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_seen_at: Mapped[datetime | None]
     status_at: Mapped[datetime | None]
@@ -190,13 +190,13 @@ class StockLevel(Base):
     __tablename__ = "stock_levels"
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"), primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    last_count: Mapped[int | None] = mapped_column(Integer)
+    last_count: Mapped[int | None] = mapped_column(BigInteger)
     count_key: Mapped[int | None] = mapped_column(BigInteger)
     count_at: Mapped[datetime | None]
-    deltas_since_count: Mapped[int] = mapped_column(Integer, default=0)
-    on_hand: Mapped[int] = mapped_column(Integer, default=0)
-    reserved: Mapped[int] = mapped_column(Integer, default=0)
-    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    deltas_since_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    safety_stock: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
 
 
@@ -208,9 +208,9 @@ class StockMovement(Base):
     location_id: Mapped[str] = mapped_column(String(32))
     sku: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
-    delta: Mapped[int] = mapped_column(Integer)
-    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
-    on_hand_after: Mapped[int] = mapped_column(Integer)
+    delta: Mapped[int] = mapped_column(BigInteger)
+    reserved_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_hand_after: Mapped[int] = mapped_column(BigInteger)
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime]
     recorded_at: Mapped[datetime]
@@ -236,7 +236,7 @@ class OrderReservation(Base):
     order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"), primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -256,7 +256,7 @@ class SaleFact(Base):
     receipt_no: Mapped[str] = mapped_column(String(64))
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(64))
-    qty: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[int] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     tax_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

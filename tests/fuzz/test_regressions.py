@@ -70,8 +70,8 @@ def test_an_unstorable_value_is_refused_alone_and_its_neighbours_apply(
 def test_an_event_that_fails_in_the_database_is_dead_lettered_alone(
     sessions: sessionmaker[Session],
 ) -> None:
-    """An in-range adjustment the ledger cannot hold (on-hand overflows SQLite's 64 bits;
-    PostgreSQL's ledger quantities are 32-bit): only that event is dead-lettered, with
+    """An in-range adjustment the ledger cannot hold (received units plus 2**63 - 1
+    overflow the 64-bit on-hand on both databases): only that event is dead-lettered, with
     its seq and index; the others of its batch apply."""
     big = {"type": "stock.adjusted", "body": {"sku": "SKU-A", "delta": 2**63 - 1, "reason": "x"}}
     batch = [received(1), {**received(2), **big}, received(3)]

@@ -173,6 +173,22 @@ def test_an_oversized_payload_keeps_only_its_head_and_an_empty_status_clears_qui
         assert letter.payload == huge[:MAX_RAW_EXCERPT]
 
 
+def test_quantities_beyond_32_bits_apply(sessions: sessionmaker[Session]) -> None:
+    """GIVEN a count and a sale in the billions (valid 64-bit protocol integers) THEN the
+    ledger holds them on both databases (PostgreSQL's INTEGER once refused them)."""
+    applier = BatchApplier(sessions, clock=lambda: NOW)
+    big = 3_000_000_000
+    result = applier.apply(
+        [msg("s-001", [ev.counted("s-001", 1, "TEA", big), ev.sale("s-001", 2, [("TEA", big)])])]
+    )
+    assert (result.applied, result.dead_letters) == (2, 0)
+    with sessions() as s:
+        tea = level(s, "s-001", "TEA")
+        assert tea is not None
+        assert (tea.last_count, tea.on_hand) == (big, 0)
+        assert s.scalar(select(func.sum(SaleFact.qty))) == big
+
+
 def test_seq_reused_by_another_event_is_dead_lettered(sessions: sessionmaker[Session]) -> None:
     applier = BatchApplier(sessions, clock=lambda: NOW)
     applier.apply([msg("s-001", [ev.received("s-001", 1, "A", 1)])])
