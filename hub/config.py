@@ -55,6 +55,8 @@ class HubSettings(BaseSettings):
     enroll_attempts_per_ip: int = Field(default=10, ge=1)
     enroll_attempts_per_prefix: int = Field(default=5, ge=1)
     enroll_window_s: float = Field(default=300.0, gt=0)
+    # marketplace channels (docs/amazon.md): how often the channel worker imports orders
+    channel_import_interval_s: float = Field(default=120.0, gt=0)
     # dashboard sign-in: failed attempts allowed per client address per window (docs/dashboard.md)
     login_failures_per_ip: int = Field(default=20, ge=1)
     login_window_s: float = Field(default=300.0, gt=0)

@@ -39,19 +39,22 @@ EXIT_LOST = 1
 EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 DRAIN_TIMEOUT_S = 30.0
-# The hub imports every 2 minutes, 3 minutes behind now: a shorter run imports nothing.
-MIN_ORDERS_DURATION_S = 300.0
+# The demo's hub imports orders every 30 s (ACORN_HUB_CHANNEL_IMPORT_INTERVAL_S); buyers'
+# orders are backdated past the importer's 3-minute margin, so they arrive on the next
+# import. A run shorter than this would import few or none.
+HUB_IMPORT_INTERVAL_S = 30.0
+MIN_ORDERS_DURATION_S = 90.0
 SHORT_RUN_NOTE = (
-    "marketplace orders skipped: --duration under 300 s (the hub imports orders every "
-    "2 minutes, 3 minutes behind now, so none would arrive)"
+    "marketplace orders skipped: --duration under 90 s (the hub imports orders every "
+    "30 s, then stores accept, pick and hand them over, so few or none would arrive)"
 )
 OUTAGE_STORE_INDEX = 2
 OUTAGE_EVERY_S = 300.0
 OUTAGE_LENGTH_S = 20.0
 ORDERS_SKIPPED_NOTE = "marketplace orders skipped: the Amazon channel account could not be added"
 ORDERS_LAG_NOTE = (
-    "marketplace orders reach the hub on its import cycle (every 2 min, orders stamped 4 min "
-    "back): a run shorter than a few minutes imports few or none"
+    "marketplace orders reach the hub on its import cycle (every 30 s, orders stamped 4 min "
+    "back): the last half minute's orders are still in the sandbox when a run ends"
 )
 
 
@@ -287,6 +290,7 @@ def _start(
         **demo_setup.hub_env(layout, ports),
         "ACORN_HUB_SECRETS_KEY": demo_setup.hub_secrets_key(layout),
         "ACORN_FINANCE_SETTLEMENT_POLL_S": str(demo_settlements.HUB_POLL_S),
+        "ACORN_HUB_CHANNEL_IMPORT_INTERVAL_S": str(HUB_IMPORT_INTERVAL_S),
     }
     _step("hub database: migrate, HQ access, catalog")
     demo_setup.migrate_hub(layout, hub_env)

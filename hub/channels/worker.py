@@ -187,7 +187,12 @@ def attach(ingest_worker: Any, settings: Any, engine: Any) -> ChannelWorker:
     from hub.db.engine import make_sessionmaker
 
     channels = ChannelWorker(
-        make_sessionmaker(engine), credential_cipher(settings), worker_id=settings.worker_id
+        make_sessionmaker(engine),
+        credential_cipher(settings),
+        worker_id=settings.worker_id,
+        policy=ChannelWorkerPolicy(
+            import_interval_s=getattr(settings, "channel_import_interval_s", 120.0)
+        ),
     )
     start, stop = ingest_worker.start, ingest_worker.stop
 
