@@ -40,6 +40,7 @@ from hub.channels.amazon.states import RoutingState, ShipmentState
 from hub.db import downlink
 from hub.db.ledger import LedgerWriter, MovementContext
 from hub.db.models import Location, OrderReservation, StockLevel, Store, StoreStatus
+from hub.db.models_alarms import Alarm
 from hub.db.models_channels import ChannelAccount, MarketplaceOrder, MarketplaceOrderLine
 from hub.db.models_routing import (
     OPEN_ASSIGNMENT_STATES,
@@ -1426,6 +1427,40 @@ def expire_assignments(session: Session, *, now: datetime) -> tuple[int, int]:
     return timed_out, offline
 
 
+OVERSELL_ALARM = "oversell"  # raised by the channel import (hub/channels/amazon/runner.py)
+_OVERSELL_RESOLVED = frozenset(
+    {
+        RoutingState.ROUTED.value,
+        RoutingState.HANDED_OVER.value,
+        RoutingState.CONFIRMED.value,
+        RoutingState.CANCELLED.value,
+    }
+)
+
+
+def clear_resolved_oversells(session: Session, *, now: datetime) -> int:
+    """Close ``oversell`` alarms whose order was since routed (stock was found), shipped or
+    cancelled; an unroutable or held order keeps its alarm. Returns how many closed."""
+    cleared = 0
+    open_alarms = session.scalars(
+        select(Alarm).where(Alarm.kind == OVERSELL_ALARM, Alarm.status.in_(alarms.OPEN_STATES))
+    ).all()
+    for alarm in open_alarms:
+        account, _, order_id = alarm.key.partition(":")
+        state = session.scalars(
+            select(MarketplaceOrder.routing_state)
+            .join(ChannelAccount, ChannelAccount.id == MarketplaceOrder.account_id)
+            .where(
+                ChannelAccount.name == account,
+                MarketplaceOrder.marketplace_order_id == order_id,
+            )
+        ).first()
+        if state in _OVERSELL_RESOLVED:
+            cleared += alarms.clear_alarm(session, kind=OVERSELL_ALARM, key=alarm.key, now=now)
+            _LOGGER.info("oversell alarm of %s cleared: the order is %s", alarm.key, state)
+    return cleared
+
+
 def apply_cancellations(session: Session, *, now: datetime) -> int:
     """Marketplace cancellations: release open assignments, stop the store, close reviews."""
     count = 0
@@ -1482,6 +1517,7 @@ class RoutingService:
         with self._sessions.begin() as session:
             timed_out, offline = expire_assignments(session, now=now)
             cancelled = apply_cancellations(session, now=now)
+            clear_resolved_oversells(session, now=now)
         with self._sessions() as session:
             ids = session.scalars(
                 select(MarketplaceOrder.id)

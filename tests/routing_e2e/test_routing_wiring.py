@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import alarms
 from hub.db.models import DownMessage, StockLevel
 from hub.db.models_alarms import Alarm
 from hub.db.models_channels import MarketplaceOrder
@@ -261,6 +262,36 @@ def test_unroutable_order_raises_the_alarm(world: World) -> None:
             select(Alarm).where(Alarm.kind == "unroutable_order", Alarm.key == "A-8")
         ).one()
         assert alarm.status == "cleared"
+
+
+def test_an_oversell_alarm_clears_once_its_order_is_routed_and_not_before(
+    world: World,
+) -> None:
+    """GIVEN the channel import raised ``oversell`` for two orders (key account:order)
+    THEN the routing round closes the one whose order found stock and keeps the other."""
+    with world.sessions.begin() as session:
+        for order_id in ("O-1", "O-2"):
+            alarms.raise_alarm(
+                session,
+                kind="oversell",
+                key=f"amazon-eu:{order_id}",
+                message="needs more than sellable",
+                severity="critical",
+                now=world.now,
+            )
+    world.order("O-1", [("SKU-A", 2)])
+    world.order("O-2", [("SKU-A", 50)])
+    world.run()
+    assert (world.state("O-1").routing_state, world.state("O-2").routing_state) == (
+        "routed",
+        "unroutable",
+    )
+    world.run(after_s=1)  # the next round looks at the alarms
+    with world.sessions() as session:
+        status = dict(
+            session.execute(select(Alarm.key, Alarm.status).where(Alarm.kind == "oversell")).all()
+        )
+    assert status == {"amazon-eu:O-1": "cleared", "amazon-eu:O-2": "open"}
 
 
 def test_manual_review_hold_and_approval(world: World) -> None:
