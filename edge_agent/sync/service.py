@@ -676,8 +676,10 @@ class SyncService:
         # A death over our status while we are connected: a stale Will (older bdSeq) that
         # the broker published after we reconnected, or a false one. Either way the hub
         # must see us online again.
+        what = "an older Will" if status.bdSeq < conn.bd_seq else "a Will for this connection"
         _LOGGER.info(
-            "stale death (bdSeq %d, ours %d) over our status; birth again",
+            "%s (bdSeq %d, ours %d) says we are offline while we are connected; birth again",
+            what,
             status.bdSeq,
             conn.bd_seq,
         )
