@@ -33,6 +33,7 @@ ORDER = [
     "routing",
     "routing_ingest_hook",
     "hub_catalog_import",
+    "settlement_import",
     "hub_ingest",
     "hub_reconnect_storm",
     "amazon_push",

@@ -27,6 +27,7 @@ FIGURES = {
     "routing_ingest_hook": 1,
     "edge_outbox_drain": 1,
     "hub_catalog_import": 1,
+    "settlement_import": 1,
     "hub_ingest": 1,
     "hub_reconnect_storm": 1,
     "amazon_push": 2,
