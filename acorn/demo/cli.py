@@ -457,29 +457,26 @@ def _start(
 
 def _hq_login(run: DemoRun, hub_env: dict[str, str]) -> dict[str, str]:
     token = (run.layout.secrets / "hq.token").read_text().strip()
-    if demo_setup.command_available("hub", "user", "add"):
-        password = demo_setup.new_password()
-        try:
-            run_logged(
-                "acorn hub user add",
-                demo_setup.acorn_argv(
-                    "hub",
-                    "user",
-                    "add",
-                    demo_setup.HQ_USER,
-                    "--role",
-                    "admin",
-                    "--name",
-                    "HQ demo user",
-                ),
-                run.layout.logs,
-                env={**hub_env, "ACORN_HUB_USER_PASSWORD": password},
-            )
-            return {"username": demo_setup.HQ_USER, "password": password, "api_token": token}
-        except SupervisorError as err:
-            run.notes.append(f"HQ user not created ({err}); use the API token")
-    else:
-        run.notes.append("HQ user accounts not available yet: HQ signs in with an API token")
+    password = demo_setup.new_password()
+    try:
+        run_logged(
+            "acorn hub user add",
+            demo_setup.acorn_argv(
+                "hub",
+                "user",
+                "add",
+                demo_setup.HQ_USER,
+                "--role",
+                "admin",
+                "--name",
+                "HQ demo user",
+            ),
+            run.layout.logs,
+            env={**hub_env, "ACORN_HUB_USER_PASSWORD": password},
+        )
+        return {"username": demo_setup.HQ_USER, "password": password, "api_token": token}
+    except SupervisorError as err:
+        run.notes.append(f"HQ user not created ({err}); use the API token")
     return {"api_token": token}
 
 
@@ -494,7 +491,7 @@ def _dashboard_url(run: DemoRun, token: str) -> str | None:
             continue
         if answer.status_code == 200 and "html" in answer.headers.get("content-type", ""):
             return run.hub_url + path
-    run.notes.append(f"hub dashboard not available yet: REST API docs at {run.hub_url}/docs")
+    run.notes.append(f"hub dashboard did not answer: REST API docs at {run.hub_url}/docs")
     return None
 
 
@@ -559,7 +556,7 @@ def _print_banner(
 ) -> None:
     _say("")
     _say("Acorn demo is ready")
-    _say(f"  dashboard:   {dashboard or 'not available yet; API docs at ' + run.hub_url + '/docs'}")
+    _say(f"  dashboard:   {dashboard or 'not answering; API docs at ' + run.hub_url + '/docs'}")
     if "username" in hq_login:
         _say(f"  HQ login:    {hq_login['username']} / {hq_login['password']}")
     _say(f"  HQ API token: {hq_login['api_token']}")

@@ -378,23 +378,6 @@ def hub_env(layout: Layout, ports: Ports) -> dict[str, str]:
     }
 
 
-def command_available(*words: str) -> bool:
-    """Whether ``acorn WORDS`` is built: a stub's help says 'not available yet'."""
-    import click
-
-    from acorn.cli import cli
-
-    command: click.Command | None = cli
-    ctx = click.Context(cli)
-    for word in words:
-        if not isinstance(command, click.Group):
-            return False
-        command = command.get_command(ctx, word)
-        if command is None:
-            return False
-    return command is not None and "not available yet" not in (command.help or "")
-
-
 def migrate_hub(layout: Layout, env: dict[str, str]) -> None:
     """``acorn hub migrate`` on the demo's SQLite file."""
     run_logged("acorn hub migrate", acorn_argv("hub", "migrate"), layout.logs, env=env)
