@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -85,7 +85,9 @@ def _rows(
     ]
 
 
-def _orders(session: Session, *, state: str | None, now: datetime) -> list[OrderRow]:
+def _orders(
+    session: Session, *, state: str | None, now: datetime, offset: int = 0
+) -> list[OrderRow]:
     stmt = (
         select(MarketplaceOrder, ChannelAccount.name)
         .join(ChannelAccount, ChannelAccount.id == MarketplaceOrder.account_id)
@@ -94,6 +96,7 @@ def _orders(session: Session, *, state: str | None, now: datetime) -> list[Order
             MarketplaceOrder.ship_by_at,
             MarketplaceOrder.purchased_at,
         )
+        .offset(offset)
         .limit(ORDER_LIMIT)
     )
     if state:
@@ -103,9 +106,13 @@ def _orders(session: Session, *, state: str | None, now: datetime) -> list[Order
 
 @router.get("/orders")
 def orders_page(
-    request: Request, viewer: CanView, state: str = "", msg: str | None = None
+    request: Request,
+    viewer: CanView,
+    state: str = "",
+    msg: str | None = None,
+    p: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    """Imported orders by routing state, the review and unroutable queues."""
+    """Imported orders by routing state (ORDER_LIMIT a page), the review and unroutable queues."""
     now = now_utc()
     routing = _routing()
     with sessions_of(request)() as session:
@@ -119,7 +126,7 @@ def orders_page(
                 )
             }
         )
-        listed = _orders(session, state=state or None, now=now)
+        listed = _orders(session, state=state or None, now=now, offset=(p - 1) * ORDER_LIMIT)
         review = _orders(session, state="manual_review", now=now)
         unroutable = _orders(session, state="unroutable", now=now)
         reasons: dict[str, list[str]] = {}
@@ -146,6 +153,8 @@ def orders_page(
         reasons=reasons,
         state=state,
         msg=msg,
+        page_no=p,
+        pages=max(1, -(-(counts[state] if state else sum(counts.values())) // ORDER_LIMIT)),
         rejects=rejects,
         routing_available=routing is not None,
         now=now,

@@ -103,3 +103,24 @@ def test_orders_csv_and_channels_page(hq: TestClient, orders_world: dict[str, in
     channels = hq.get("/dashboard/channels")
     assert channels.status_code == 200
     assert 'data-account="amazon-eu"' in channels.text
+
+
+def test_the_order_list_pages_instead_of_cutting_off(
+    hq: TestClient, orders_world: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN more orders than a page holds THEN page 2 shows the rest, and each page links
+    to the other; a page number out of range is refused."""
+    from hub.dashboard import orders_views
+
+    monkeypatch.setattr(orders_views, "ORDER_LIMIT", 2)
+    first = hq.get("/dashboard/orders").text.split("<h2>All orders", 1)[1]
+    second = hq.get("/dashboard/orders", params={"p": 2}).text.split("<h2>All orders", 1)[1]
+    on_first = {o for o in ("A-9", "A-404", "A-1") if f">{o}<" in first.split("pager")[0]}
+    on_second = {o for o in ("A-9", "A-404", "A-1") if f">{o}<" in second.split("pager")[0]}
+    assert len(on_first) == 2
+    assert on_first | on_second == {"A-9", "A-404", "A-1"}
+    assert not on_first & on_second
+    assert "page 1 of 2" in first
+    assert 'href="/dashboard/orders?p=2"' in first
+    assert "page 2 of 2" in second
+    assert hq.get("/dashboard/orders", params={"p": 0}).status_code == 422
