@@ -47,53 +47,56 @@ TOPIC_FILTER = "acorn/v1/store/+/up/events"
 # --- child roles ---------------------------------------------------------------------------
 
 
-def _payloads(n_stores: int, events: int, per_message: int) -> list[tuple[str, bytes]]:
-    """Every store's stream, as (topic, payload) in publishing order, interleaved by store."""
+def sale_batches(store: str, events: int, per_message: int, *, skus: int = 500) -> list[bytes]:
+    """One store's ``events`` two-line sales (seq 1..), encoded as outbox batches would be."""
     from datetime import UTC, datetime
 
-    from protocol import topics
     from protocol.codec import encode_batch
     from protocol.envelope import new_envelope
 
     at = datetime.now(UTC)
+    envs = []
+    for seq in range(1, events + 1):
+        body = {
+            "sale_id": str(uuid.uuid4()),
+            "receipt_no": f"{store}-{seq:06d}",
+            "cashier_id": "c-1",
+            "business_day": at.date().isoformat(),
+            "currency": "EUR",
+            "prices_include_tax": True,
+            "lines": [
+                {
+                    "line_no": i,
+                    "sku": f"SKU-{(seq * 7 + i) % skus:04d}",
+                    "name": "Item",
+                    "qty": 1,
+                    "unit_price_minor": 250,
+                    "tax_class": "standard",
+                    "tax_rate_bp": 2000,
+                    "tax_minor": 42,
+                    "total_minor": 250,
+                }
+                for i in (1, 2)
+            ],
+            "subtotal_minor": 500,
+            "tax_minor": 84,
+            "total_minor": 500,
+            "tenders": [{"kind": "card", "amount_minor": 500}],
+            "completed_at": at.isoformat(),
+        }
+        envs.append(new_envelope(store, seq, "sale.completed", body, at=at))
+    return [encode_batch(envs[i : i + per_message]) for i in range(0, events, per_message)]
+
+
+def _payloads(n_stores: int, events: int, per_message: int) -> list[tuple[str, bytes]]:
+    """Every store's stream, as (topic, payload) in publishing order, interleaved by store."""
+    from protocol import topics
+
     streams = []
     for s in range(n_stores):
         store = f"b-{s:03d}"
-        envs = []
-        for seq in range(1, events + 1):
-            body = {
-                "sale_id": str(uuid.uuid4()),
-                "receipt_no": f"R{seq}",
-                "cashier_id": "c-1",
-                "business_day": at.date().isoformat(),
-                "currency": "EUR",
-                "prices_include_tax": True,
-                "lines": [
-                    {
-                        "line_no": i,
-                        "sku": f"SKU-{(seq * 7 + i) % 500:04d}",
-                        "name": "Item",
-                        "qty": 1,
-                        "unit_price_minor": 250,
-                        "tax_class": "standard",
-                        "tax_rate_bp": 2000,
-                        "tax_minor": 42,
-                        "total_minor": 250,
-                    }
-                    for i in (1, 2)
-                ],
-                "subtotal_minor": 500,
-                "tax_minor": 84,
-                "total_minor": 500,
-                "tenders": [{"kind": "card", "amount_minor": 500}],
-                "completed_at": at.isoformat(),
-            }
-            envs.append(new_envelope(store, seq, "sale.completed", body, at=at))
-        msgs = [
-            (topics.up_events(store), encode_batch(envs[i : i + per_message]))
-            for i in range(0, events, per_message)
-        ]
-        streams.append(msgs)
+        batches = sale_batches(store, events, per_message)
+        streams.append([(topics.up_events(store), batch) for batch in batches])
     out = []
     for i in range(max(len(m) for m in streams)):
         for msgs in streams:

@@ -79,41 +79,9 @@ def password(store: str) -> str:
 
 def build_batches(store: str, events: int, per_message: int) -> list[bytes]:
     """The store's queued events, encoded as the agent's outbox would send them."""
-    from protocol.codec import encode_batch
-    from protocol.envelope import new_envelope
+    from bench.hub_ingest import sale_batches
 
-    at = datetime.now(UTC)
-    envs = []
-    for seq in range(1, events + 1):
-        body = {
-            "sale_id": str(uuid.uuid4()),
-            "receipt_no": f"{store}-{seq:06d}",
-            "cashier_id": "c-1",
-            "business_day": at.date().isoformat(),
-            "currency": "EUR",
-            "prices_include_tax": True,
-            "lines": [
-                {
-                    "line_no": n,
-                    "sku": f"SKU-{(seq * 7 + n) % SKUS:04d}",
-                    "name": "Item",
-                    "qty": 1,
-                    "unit_price_minor": 250,
-                    "tax_class": "standard",
-                    "tax_rate_bp": 2000,
-                    "tax_minor": 42,
-                    "total_minor": 250,
-                }
-                for n in (1, 2)
-            ],
-            "subtotal_minor": 500,
-            "tax_minor": 84,
-            "total_minor": 500,
-            "tenders": [{"kind": "card", "amount_minor": 500}],
-            "completed_at": at.isoformat(),
-        }
-        envs.append(new_envelope(store, seq, "sale.completed", body, at=at))
-    return [encode_batch(envs[i : i + per_message]) for i in range(0, events, per_message)]
+    return sale_batches(store, events, per_message, skus=SKUS)
 
 
 @dataclass
