@@ -95,3 +95,53 @@ def pct(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of values, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_sink(
+    host: str,
+    port: int,
+    topic_filter: str,
+    *,
+    expect: int,
+    timeout: float,
+    auth: tuple[str, str] | None = None,
+    mqtt5: bool = False,
+) -> None:
+    """The raw-broker ceiling's receiver: subscribe (QoS 1), print ``ready``, count ``expect``
+    messages, then print ``{"last": <time of the last>, "received": n}`` as JSON."""
+    import json
+    import threading
+    import time
+    import uuid
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done = threading.Event()
+    subscribed = threading.Event()
+    state = {"n": 0, "last": 0.0}
+
+    def on_message(_c: object, _u: object, _m: object) -> None:
+        state["n"] += 1
+        if state["n"] >= expect:
+            state["last"] = time.time()
+            done.set()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"sink-{uuid.uuid4().hex[:6]}",
+        protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+    )
+    if auth is not None:
+        client.username_pw_set(*auth)
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_connect = lambda cl, *_: cl.subscribe(topic_filter, qos=1)
+    client.connect(host, port)
+    client.loop_start()
+    subscribed.wait(30)
+    print("ready", flush=True)
+    done.wait(timeout)
+    print(json.dumps({"last": state["last"], "received": state["n"]}), flush=True)
+    client.disconnect()
+    client.loop_stop()

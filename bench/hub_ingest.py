@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import add_quick, apply_defaults, figure, load_line  # noqa: E402
+from _common import add_quick, apply_defaults, figure, load_line, run_sink  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
 
 from hub.db import stores  # noqa: E402
@@ -133,29 +133,7 @@ def role_publish(args: argparse.Namespace) -> None:
 
 def role_sink(args: argparse.Namespace) -> None:
     """Receive ``--expect`` messages (QoS 1); print the time of the last one."""
-    import threading
-
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    done = threading.Event()
-    state = {"n": 0, "last": 0.0}
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        state["n"] += 1
-        if state["n"] >= args.expect:
-            state["last"] = time.time()
-            done.set()
-
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sink-{uuid.uuid4().hex[:6]}")
-    c.on_message = on_message
-    c.on_connect = lambda cl, *_: cl.subscribe(TOPIC_FILTER, qos=1)
-    c.connect(args.host, args.port)
-    c.loop_start()
-    print("ready", flush=True)
-    done.wait(300)
-    print(json.dumps({"last": state["last"], "received": state["n"]}), flush=True)
-    c.loop_stop()
+    run_sink(args.host, args.port, TOPIC_FILTER, expect=args.expect, timeout=300)
 
 
 # --- orchestration -------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import add_quick, apply_defaults, figure, load_line, pct  # noqa: E402
+from _common import add_quick, apply_defaults, figure, load_line, pct, run_sink  # noqa: E402
 
 FULL = {
     "stores": 1000,
@@ -251,36 +251,15 @@ def role_stores(args: argparse.Namespace) -> None:
 
 def role_sink(args: argparse.Namespace) -> None:
     """Receive ``--expect`` event messages (QoS 1) as the hub user; print the last time."""
-    import threading
-
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    done = threading.Event()
-    state = {"n": 0, "last": 0.0}
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        state["n"] += 1
-        if state["n"] >= args.expect:
-            state["last"] = time.time()
-            done.set()
-
-    c = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"sink-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+    run_sink(
+        args.host,
+        args.port,
+        UP_FILTER,
+        expect=args.expect,
+        timeout=args.timeout,
+        auth=("hub", password("hub")),
+        mqtt5=True,
     )
-    c.username_pw_set("hub", password("hub"))
-    c.on_message = on_message
-    subscribed = threading.Event()
-    c.on_subscribe = lambda *_: subscribed.set()
-    c.on_connect = lambda cl, *_: cl.subscribe(UP_FILTER, qos=1)
-    c.connect(args.host, args.port)
-    c.loop_start()
-    subscribed.wait(30)
-    print("ready", flush=True)
-    done.wait(args.timeout)
-    print(json.dumps({"last": state["last"], "received": state["n"]}), flush=True)
-    c.disconnect()
-    c.loop_stop()
 
 
 # --- orchestration ------------------------------------------------------------------------
