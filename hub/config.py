@@ -57,6 +57,8 @@ class HubSettings(BaseSettings):
     enroll_window_s: float = Field(default=300.0, gt=0)
     # marketplace channels (docs/amazon.md): how often the channel worker imports orders
     channel_import_interval_s: float = Field(default=120.0, gt=0)
+    # finance (docs/finance.md): how often the settlement import lists new settlement reports
+    settlement_poll_s: float = Field(default=600.0, gt=0)
     # dashboard sign-in: failed attempts allowed per client address per window (docs/dashboard.md)
     login_failures_per_ip: int = Field(default=20, ge=1)
     login_window_s: float = Field(default=300.0, gt=0)

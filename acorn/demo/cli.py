@@ -289,7 +289,7 @@ def _start(
         **env,
         **demo_setup.hub_env(layout, ports),
         "ACORN_HUB_SECRETS_KEY": demo_setup.hub_secrets_key(layout),
-        "ACORN_FINANCE_SETTLEMENT_POLL_S": str(demo_settlements.HUB_POLL_S),
+        "ACORN_HUB_SETTLEMENT_POLL_S": str(demo_settlements.HUB_POLL_S),
         "ACORN_HUB_CHANNEL_IMPORT_INTERVAL_S": str(HUB_IMPORT_INTERVAL_S),
     }
     _step("hub database: migrate, HQ access, catalog")

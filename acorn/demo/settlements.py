@@ -21,7 +21,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SETTLEMENT_EVERY_S = 600.0
 HUB_POLL_S = 20.0
-"""The hub's settlement poll interval in the demo (ACORN_FINANCE_SETTLEMENT_POLL_S)."""
+"""The hub's settlement poll interval in the demo (ACORN_HUB_SETTLEMENT_POLL_S)."""
 REFUND_EVERY = 7
 ADJUST_EVERY = 11
 

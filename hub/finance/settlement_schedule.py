@@ -2,7 +2,7 @@
 
 Every hub process started by ``acorn hub serve`` with ingest runs a SettlementWorker
 next to the channel worker; the ``settlements`` lease (hub/db/leases.py) lets exactly
-one of them run. Every ``interval_s`` (default 600 s, ``ACORN_FINANCE_SETTLEMENT_POLL_S``)
+one of them run. Every ``interval_s`` (the hub setting ``settlement_poll_s``, default 600 s)
 the holder, for each enabled Amazon account:
 
 1. lists settlement reports with getReports (``reportTypes=GET_V2_SETTLEMENT_REPORT_
@@ -22,7 +22,6 @@ One report's failure never stops the others; one account's never stops the other
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,7 +53,6 @@ _LOGGER = logging.getLogger(__name__)
 
 SETTLEMENT_LEASE = "settlements"
 ALARM_IMPORT = "settlement_import"
-POLL_ENV = "ACORN_FINANCE_SETTLEMENT_POLL_S"
 DEFAULT_INTERVAL_S = 600.0
 
 ClientFactory = Callable[..., SpApiClient]
@@ -73,20 +71,6 @@ class SettlementSchedulePolicy:
     """The checkpoint stays this far behind the newest report (late-listed reports)."""
     page_size: int = 100
     max_pages: int = 50
-
-    @classmethod
-    def from_env(cls) -> SettlementSchedulePolicy:
-        """The default policy, with the interval from ACORN_FINANCE_SETTLEMENT_POLL_S if set."""
-        raw = os.environ.get(POLL_ENV, "").strip()
-        if not raw:
-            return cls()
-        try:
-            interval = float(raw)
-        except ValueError as err:
-            raise ConfigError(f"{POLL_ENV} must be a number of seconds, got {raw!r}") from err
-        if interval <= 0:
-            raise ConfigError(f"{POLL_ENV} must be positive, got {raw!r}")
-        return cls(interval_s=interval)
 
 
 @dataclass
@@ -393,11 +377,9 @@ def attach(ingest_worker: Any, settings: Any, engine: Any) -> SettlementWorker:
     from hub.channels.worker import credential_cipher
     from hub.db.engine import make_sessionmaker
 
-    try:
-        policy = SettlementSchedulePolicy.from_env()
-    except ConfigError as err:
-        _LOGGER.error("%s; using the default interval of %s s", err, DEFAULT_INTERVAL_S)
-        policy = SettlementSchedulePolicy()
+    policy = SettlementSchedulePolicy(
+        interval_s=getattr(settings, "settlement_poll_s", DEFAULT_INTERVAL_S)
+    )
     worker = SettlementWorker(
         make_sessionmaker(engine),
         credential_cipher(settings),

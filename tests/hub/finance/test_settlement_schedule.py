@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.channels.amazon.errors import ConfigError
 from hub.channels.amazon.runner import AccountRunner
 from hub.channels.amazon.sandbox import SandboxServer, SandboxState, Settings
+from hub.config import HubSettings
 from hub.db import channels as channel_repo
 from hub.db.engine import make_sessionmaker
 from hub.db.models_alarms import Alarm
@@ -363,12 +364,12 @@ def test_each_account_takes_its_own_marketplaces(
     assert principal == [246900]  # "2469,00" in the Windows-1252 file
 
 
-def test_poll_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ACORN_FINANCE_SETTLEMENT_POLL_S", raising=False)
-    assert SettlementSchedulePolicy.from_env().interval_s == 600.0
-    monkeypatch.setenv("ACORN_FINANCE_SETTLEMENT_POLL_S", "20")
-    assert SettlementSchedulePolicy.from_env().interval_s == 20.0
+def test_poll_interval_is_a_hub_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACORN_HUB_SETTLEMENT_POLL_S", raising=False)
+    assert HubSettings().settlement_poll_s == 600.0
+    monkeypatch.setenv("ACORN_HUB_SETTLEMENT_POLL_S", "20")
+    assert HubSettings().settlement_poll_s == 20.0
     for bad in ("soon", "0", "-5"):
-        monkeypatch.setenv("ACORN_FINANCE_SETTLEMENT_POLL_S", bad)
-        with pytest.raises(ConfigError, match="ACORN_FINANCE_SETTLEMENT_POLL_S"):
-            SettlementSchedulePolicy.from_env()
+        monkeypatch.setenv("ACORN_HUB_SETTLEMENT_POLL_S", bad)
+        with pytest.raises(ValidationError, match="settlement_poll_s"):
+            HubSettings()
