@@ -65,6 +65,7 @@ CanActAlarms = Annotated[Viewer, Depends(need(Perm.ACT_ALARMS))]
 CanEditRules = Annotated[Viewer, Depends(need(Perm.EDIT_RULES))]
 CanDeadLetters = Annotated[Viewer, Depends(need(Perm.DEAD_LETTERS))]
 CanAdmin = Annotated[Viewer, Depends(need(Perm.ADMIN))]
+CanActOrders = Annotated[Viewer, Depends(need(Perm.ACT_ORDERS))]
 CsrfField = Annotated[str, Form()]
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.dashboard.app import CanView, CsrfField, _audit, _back, page, router
-from hub.dashboard.permissions import Perm
-from hub.dashboard.security import Viewer, check_csrf, need, now_utc, sessions_of
+from hub.dashboard.app import CanActOrders, CanView, CsrfField, _audit, _back, page, router
+from hub.dashboard.security import Viewer, check_csrf, now_utc, sessions_of
 from hub.db.models_channels import (
     ChannelAccount,
     ChannelFeed,
@@ -30,7 +29,6 @@ from hub.db.models_channels import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-CanActOrders = Annotated[Viewer, Depends(need(Perm.ACT_ORDERS))]
 ORDER_LIMIT = 300
 
 

@@ -12,21 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.dashboard.app import CanView, CsrfField, _audit, _back, page, router
-from hub.dashboard.permissions import Perm
-from hub.dashboard.security import Viewer, check_csrf, need, now_utc, sessions_of
+from hub.dashboard.app import CanActOrders, CanView, CsrfField, _audit, _back, page, router
+from hub.dashboard.security import check_csrf, now_utc, sessions_of
 from hub.db.models import Location
 from hub.db.models_channels import MarketplaceOrder, MarketplaceOrderLine
 from hub.db.models_routing import RoutingAssignment
 from hub.routing_service import HubStep, RoutingActionError, fulfil_at_hub, hub_queue
 
 _LOGGER = logging.getLogger(__name__)
-CanActOrders = Annotated[Viewer, Depends(need(Perm.ACT_ORDERS))]
 REJECT_REASONS = ("out_of_stock", "damaged", "no_capacity", "other")
 _NEXT_STEP = {"routed": HubStep.ACCEPT, "accepted": HubStep.PICK, "picked": HubStep.PACK}
 
